@@ -1,0 +1,82 @@
+"""Configuration: every key the provider reads, documented once, read from the environment.
+
+Names of the environment variables are part of the public contract (INTERFACE.md).
+`idp.settings.validate` checks the result at start-up and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {value!r}") from None
+
+
+class Config:
+    #: development | production | test. Production refuses unsafe defaults.
+    IDP_ENV = os.environ.get("IDP_ENV", "development")
+    #: The issuer exactly as it appears in tokens and discovery. `localhost`, not
+    #: 127.0.0.1: WebAuthn needs a domain as RP ID.
+    IDP_ISSUER = os.environ.get("IDP_ISSUER", "http://localhost:5000").rstrip("/")
+    #: Any SQLAlchemy URL. Default: a SQLite file under instance/.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    #: Login sessions, lockout counters, TOTP replay records, one-time state.
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    #: Session signing key. Generated once into instance/ in development.
+    SECRET_KEY = os.environ.get("IDP_SECRET_KEY") or None
+    #: Key ring for secrets at rest: "kid1:base64key,kid2:base64key"; the first encrypts.
+    IDP_DATA_KEYS = os.environ.get("IDP_DATA_KEYS") or None
+    #: SMTP server for mail; unset: mail goes to the log and instance/outbox/.
+    IDP_SMTP_URL = os.environ.get("IDP_SMTP_URL") or None
+    #: How many reverse proxies' X-Forwarded-For hops to trust (0: the socket address).
+    IDP_TRUSTED_PROXIES = _int("IDP_TRUSTED_PROXIES", 0)
+
+    # Lifetimes in seconds.
+    IDP_CODE_TTL = _int("IDP_CODE_TTL", 60)
+    IDP_ACCESS_TOKEN_TTL = _int("IDP_ACCESS_TOKEN_TTL", 300)
+    #: Absolute lifetime of a refresh-token family: rotation never extends it.
+    IDP_REFRESH_TOKEN_TTL = _int("IDP_REFRESH_TOKEN_TTL", 2592000)
+    IDP_SESSION_TTL = _int("IDP_SESSION_TTL", 43200)
+    IDP_INVITE_TTL = _int("IDP_INVITE_TTL", 259200)
+    #: How long a pending sign-in (an authorization request waiting for the person) lives.
+    IDP_FLOW_TTL = _int("IDP_FLOW_TTL", 900)
+    #: The algorithm that signs ID and access tokens. RS256 is what every client expects.
+    IDP_SIGNING_ALG = os.environ.get("IDP_SIGNING_ALG", "RS256")
+    #: The `aud` of access tokens: the identifier resource servers check. Default: the issuer.
+    IDP_ACCESS_TOKEN_AUDIENCE = os.environ.get("IDP_ACCESS_TOKEN_AUDIENCE") or None
+    #: Retired signing keys stay in the JWKS this long, so unexpired tokens still verify.
+    IDP_KEY_RETIRED_GRACE = _int("IDP_KEY_RETIRED_GRACE", 86400)
+
+    # Password hashing: argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1).
+    IDP_ARGON2_MEMORY_KIB = _int("IDP_ARGON2_MEMORY_KIB", 19456)
+    IDP_ARGON2_TIME_COST = _int("IDP_ARGON2_TIME_COST", 2)
+    IDP_ARGON2_PARALLELISM = _int("IDP_ARGON2_PARALLELISM", 1)
+    #: Hashes computed at once per process; more wait, then get 503 (memory bound).
+    IDP_ARGON2_MAX_CONCURRENT = _int("IDP_ARGON2_MAX_CONCURRENT", 4)
+
+    # Lockout (Cognito's published behaviour as defaults).
+    IDP_LOCKOUT_THRESHOLD = _int("IDP_LOCKOUT_THRESHOLD", 5)
+    IDP_LOCKOUT_BASE_SECONDS = _int("IDP_LOCKOUT_BASE_SECONDS", 1)
+    IDP_LOCKOUT_MAX_SECONDS = _int("IDP_LOCKOUT_MAX_SECONDS", 900)
+    IDP_LOCKOUT_RESET_SECONDS = _int("IDP_LOCKOUT_RESET_SECONDS", 900)
+    #: Per client address: generous enough for an office behind one NAT.
+    IDP_LOCKOUT_IP_THRESHOLD = _int("IDP_LOCKOUT_IP_THRESHOLD", 50)
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
+    SESSION_COOKIE_NAME = "idp_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    TEMPLATES_AUTO_RELOAD = False
+
+    @classmethod
+    def instance_path(cls) -> Path:
+        return Path(os.environ.get("IDP_INSTANCE_PATH", Path(__file__).parent / "instance"))

@@ -1,0 +1,90 @@
+"""An OpenID Connect identity provider: code + PKCE, JWT tokens, JWKS, step-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import settings, store
+from .extensions import csrf, db, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("idp")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    from config import Config
+
+    app = Flask(
+        "idp",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(Config.instance_path()),
+    )
+    app.config.from_object(Config)
+    app.config.update(overrides or {})
+    settings.finalize(app.config, Path(app.instance_path))
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    _init_services(app)
+
+    from . import web
+    from .cli import register as register_cli
+
+    web.register(app)
+    register_cli(app)
+    return app
+
+
+def _init_services(app: Flask) -> None:
+    from .keys.keyset import KeyCache
+    from .oauth import metadata
+    from .oauth.server import create_server
+    from .security.passwords import Argon2Params, Passwords
+    from .store.sessions import RedisSessionInterface
+
+    c = app.config
+    redis_client = store.connect(c["REDIS_URL"])
+    app.extensions["idp.redis"] = redis_client
+    try:
+        redis_client.ping()
+    except store.ERRORS as exc:
+        # Say so clearly at start; requests that need Redis answer 503 until it is back.
+        print(f"idp: Redis at {c['REDIS_URL']} is unreachable ({exc}); sign-in will answer 503 until it is up.", file=sys.stderr)
+    app.session_interface = RedisSessionInterface(redis_client, c["IDP_SESSION_TTL"])
+    app.extensions["idp.keyring"] = c["IDP_KEYRING"]
+    app.extensions["idp.passwords"] = Passwords(
+        Argon2Params(c["IDP_ARGON2_MEMORY_KIB"], c["IDP_ARGON2_TIME_COST"], c["IDP_ARGON2_PARALLELISM"]),
+        max_concurrent=c["IDP_ARGON2_MAX_CONCURRENT"],
+    )
+    app.extensions["idp.keys"] = KeyCache(c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"])
+    app.extensions["idp.authorization_server"] = create_server(app)
+    body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
+    app.extensions["idp.discovery"] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """SQLite: wait for a writer instead of failing, and let readers run beside it."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,1 @@
+"""Who the person is and how strongly they authenticated. No Flask, no authlib."""

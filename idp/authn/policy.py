@@ -1,0 +1,91 @@
+"""When must the person authenticate (again), and for what?
+
+A plain function of the session's verified factors and what the request demands (OIDC Core
+3.1.2.1 `prompt`, `max_age`, `acr_values`, `id_token_hint`; RFC 9470). The first check that
+fires names the reason; under `prompt=none` the reason picks the error code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import acr as acrs
+
+
+@dataclass(frozen=True)
+class AuthState:
+    """What the session knows: who, its OIDC `sid`, and when each factor was verified."""
+
+    user_id: int
+    sid: str
+    factors: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"uid": self.user_id, "sid": self.sid, "factors": dict(self.factors)}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AuthState | None:
+        if not data:
+            return None
+        return cls(user_id=int(data["uid"]), sid=str(data["sid"]), factors=dict(data["factors"]))
+
+    def with_factor(self, factor: str, at: int) -> AuthState:
+        return AuthState(self.user_id, self.sid, {**self.factors, factor: at})
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one authorization request asks of the authentication."""
+
+    acr: str | None = None  # the minimum level, already combined from every source
+    max_age: int | None = None  # prompt=login is max_age=0
+    #: Factors verified at or after this moment count as fresh whatever max_age says: they
+    #: were verified for this very request (the sign-in just done inside the flow).
+    fresh_after: int | None = None
+    hint_user_id: int | None = None  # the subject of id_token_hint, if one was given
+
+
+@dataclass(frozen=True)
+class Satisfied:
+    acr: str
+    amr: list[str]
+    auth_time: int
+
+
+@dataclass(frozen=True)
+class Prompt:
+    reason: str  # no_session | id_token_hint | max_age | acr_unmet
+    target: str  # the level the person must reach
+    #: Factors the session already has and may keep: only what is missing is asked for.
+    keep: tuple[str, ...] = ()
+
+    @property
+    def error(self) -> str:
+        """The OIDC error for prompt=none (OIDC Core 3.1.2.6)."""
+        return "interaction_required" if self.reason == "acr_unmet" else "login_required"
+
+
+def evaluate(state: AuthState | None, demand: Demand, *, now: int) -> Satisfied | Prompt:
+    target = demand.acr or "pwd"
+    if state is None or not state.factors:
+        return Prompt("no_session", target)
+    if demand.hint_user_id is not None and demand.hint_user_id != state.user_id:
+        return Prompt("id_token_hint", target)
+
+    def fresh(at: int) -> bool:
+        if demand.fresh_after is not None and at >= demand.fresh_after:
+            return True
+        return demand.max_age is None or now - at <= demand.max_age
+
+    usable = {f: t for f, t in state.factors.items() if fresh(t)}
+    achieved = acrs.level(usable)
+    if achieved is None:
+        return Prompt("max_age", target)
+    if not acrs.satisfies(achieved, target):
+        return Prompt("acr_unmet", target, keep=tuple(sorted(usable)))
+    backing = acrs.factors_for(achieved, usable)
+    return Satisfied(
+        acr=achieved,
+        amr=acrs.amr(backing),
+        auth_time=min(usable[f] for f in backing),
+    )

@@ -1,0 +1,96 @@
+"""The process's view of the signing keys: decrypted once, re-read at most every few seconds.
+
+Requests never decrypt a key: they take it from this cache. The JWKS document is kept as
+precomputed bytes with its ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from joserfc.jwk import KeySet, import_key
+from sqlalchemy import select
+
+from .. import clock
+from ..extensions import db
+from ..models import SigningKey
+from ..security.keyring import KeyRing
+from .rotation import ensure_keys
+
+#: How stale a process's copy may be. A rotation takes effect everywhere within this time,
+#: which is harmless: the newly active key was already published as `next`.
+REFRESH_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    signing: dict[str, object]  # alg -> joserfc key of the active key
+    public: KeySet  # every published key, for verifying our own tokens
+    jwks_body: bytes
+    jwks_etag: str
+    loaded_at: float
+
+
+class KeyCache:
+    def __init__(self, keyring: KeyRing, signing_alg: str, retired_grace: int):
+        self.keyring = keyring
+        self.signing_alg = signing_alg
+        self.retired_grace = retired_grace
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        snap = self._snapshot
+        if snap is None or time.monotonic() - snap.loaded_at > REFRESH_SECONDS:
+            with self._lock:
+                if self._snapshot is snap:
+                    self._snapshot = self._load()
+            snap = self._snapshot
+        assert snap is not None
+        return snap
+
+    def invalidate(self) -> None:
+        self._snapshot = None
+
+    def refresh_if_older_than(self, seconds: float) -> bool:
+        snap = self._snapshot
+        if snap is not None and time.monotonic() - snap.loaded_at < seconds:
+            return False
+        self.invalidate()
+        return True
+
+    def signing_key(self) -> tuple[str, object]:
+        """The alg and key that sign tokens now."""
+        return self.signing_alg, self.snapshot().signing[self.signing_alg]
+
+    def _load(self) -> Snapshot:
+        rows = self._rows()
+        if not any(r.state == "active" and r.alg == self.signing_alg for r in rows):
+            ensure_keys(self.signing_alg, self.keyring)
+            db.session.commit()
+            rows = self._rows()
+        signing = {}
+        for row in rows:
+            if row.state == "active":
+                private = json.loads(
+                    self.keyring.decrypt(row.private_jwk_encrypted, context=row.kid.encode())
+                )
+                signing[row.alg] = import_key(private, parameters={"kid": row.kid, "alg": row.alg})
+        published = [json.loads(r.public_jwk) for r in rows]
+        body = json.dumps({"keys": published}, separators=(",", ":")).encode()
+        return Snapshot(
+            signing=signing,
+            public=KeySet.import_key_set({"keys": published}),
+            jwks_body=body,
+            jwks_etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            loaded_at=time.monotonic(),
+        )
+
+    def _rows(self) -> list[SigningKey]:
+        cutoff = clock.now() - self.retired_grace
+        rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+        return [r for r in rows if r.state != "retired" or (r.retired_at or 0) >= cutoff]

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+def normalize_email(email: str) -> str:
+    """Emails are matched case-insensitively (INTERFACE.md)."""
+    return email.strip().lower()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A random, never-reused subject identifier: `sub` must not leak the row id or change.
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_login_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def can_sign_in(self) -> bool:
+        return not self.disabled and self.password_hash is not None

@@ -1,0 +1,171 @@
+"""The authorization request (RFC 6749 §4.1.1, OIDC Core 3.1.2.1) as a pipeline of checks.
+
+The order matters (node-oidc-provider's rule): until the client and its redirect URI are
+verified, an error is shown to the person and never redirected anywhere; after that,
+errors go back to the client.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
+from flask import current_app
+
+from ..authn import acr as acrs
+from ..models import Client, User
+from ..extensions import db
+from . import jwt, pkce
+from .server import AuthorizationServer, StoredAuthorizationRequest
+
+RESPONSE_MODES = ("query", "form_post")
+PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+class AuthorizationError(OAuth2Error):
+    """An error with an OIDC error code authlib has no class for."""
+
+    def __init__(self, error: str, description: str | None = None):
+        super().__init__(description=description, error=error)
+
+
+@dataclass
+class AuthorizationRequest:
+    """A validated authorization request, ready for the login policy."""
+
+    params: dict[str, str]
+    client: Client
+    redirect_uri: str
+    response_mode: str
+    state: str | None
+    scope: str
+    prompts: set[str] = field(default_factory=set)
+    max_age: int | None = None
+    acr: str | None = None  # the floor from acr_values, essential claims and the client
+    hint_user_id: int | None = None
+    login_hint: str | None = None
+    grant: object = None  # authlib's grant, which issues the code
+
+
+def single_valued(values: dict[str, list[str]]) -> dict[str, str]:
+    """RFC 6749 §3.1: request parameters MUST NOT be included more than once."""
+    repeated = [k for k, v in values.items() if len(v) > 1]
+    if repeated:
+        raise InvalidRequestError(f"parameter repeated: {repeated[0]}")
+    return {k: v[0] for k, v in values.items()}
+
+
+def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> AuthorizationRequest:
+    client = server.query_client(params.get("client_id", ""))
+    if client is None:
+        raise InvalidRequestError("unknown client_id")
+    redirect_uri = params.get("redirect_uri")
+    # OIDC Core 3.1.2.1: redirect_uri is REQUIRED; authlib would fall back to a default.
+    if not redirect_uri:
+        raise InvalidRequestError("redirect_uri is required")
+    if not client.check_redirect_uri(redirect_uri):
+        raise InvalidRequestError("redirect_uri is not registered for this client")
+
+    # From here on errors are redirected to the verified redirect_uri.
+    state = params.get("state")
+    mode = params.get("response_mode") or "query"
+    try:
+        if mode not in RESPONSE_MODES:
+            mode = "query"
+            raise InvalidRequestError("response_mode must be query or form_post")
+        # OIDC Core 6: we support neither request objects nor request_uri, and say so
+        # rather than silently ignoring them.
+        if "request" in params:
+            raise AuthorizationError("request_not_supported", "request objects are not supported")
+        if "request_uri" in params:
+            raise AuthorizationError("request_uri_not_supported", "request_uri is not supported")
+        grant = server.get_consent_grant(request=StoredAuthorizationRequest(params, uri))
+        if not grant.request.scope:
+            raise InvalidScopeError("none of the requested scopes is allowed for this client")
+        pkce.check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
+        req = AuthorizationRequest(
+            params=params,
+            client=client,
+            redirect_uri=redirect_uri,
+            response_mode=mode,
+            state=state,
+            scope=grant.request.scope,
+            grant=grant,
+        )
+        req.prompts = _prompts(params.get("prompt"))
+        req.max_age = _max_age(params.get("max_age"))
+        if "login" in req.prompts:
+            req.max_age = 0
+        req.acr = acrs.strongest(
+            [acrs.minimum_requested(params.get("acr_values")), _essential_acr(params.get("claims")), client.min_acr]
+        )
+        req.hint_user_id = _hinted_user(params.get("id_token_hint"))
+        req.login_hint = (params.get("login_hint") or "")[:320] or None
+        return req
+    except OAuth2Error as error:
+        error.redirect_uri = redirect_uri
+        error.state = state
+        error.response_mode = mode  # type: ignore[attr-defined]
+        raise
+
+
+def _prompts(value: str | None) -> set[str]:
+    prompts = set((value or "").split())
+    if "create" in prompts:
+        # Accounts exist only by invitation: there is no sign-up to prompt for.
+        raise InvalidRequestError("prompt=create is not supported: accounts are invitation-only")
+    unknown = prompts - PROMPTS
+    if unknown:
+        raise InvalidRequestError(f"unsupported prompt value: {sorted(unknown)[0]}")
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values")
+    return prompts
+
+
+def _max_age(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise InvalidRequestError("max_age must be a non-negative integer")
+    return int(value)
+
+
+def _essential_acr(claims: str | None) -> str | None:
+    """OIDC Core 5.5.1.1: an essential `acr` claim with `values` (or `value`) is a demand."""
+    if not claims:
+        return None
+    try:
+        parsed = json.loads(claims)
+    except ValueError:
+        raise InvalidRequestError("claims is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequestError("claims must be a JSON object")
+    floors = []
+    for where in ("id_token", "userinfo"):
+        section = parsed.get(where)
+        if section is not None and not isinstance(section, dict):
+            raise InvalidRequestError(f"claims.{where} must be a JSON object")
+        spec = (section or {}).get("acr")
+        if isinstance(spec, dict) and spec.get("essential"):
+            values = spec.get("values") or ([spec["value"]] if "value" in spec else [])
+            if not isinstance(values, list):
+                raise InvalidRequestError("claims acr values must be a list")
+            floors.append(acrs.minimum_requested(" ".join(str(v) for v in values)))
+    return acrs.strongest(floors)
+
+
+def _hinted_user(id_token_hint: str | None) -> int | None:
+    if not id_token_hint:
+        return None
+    try:
+        header, claims = jwt.verify(current_app.extensions["idp.keys"], id_token_hint)
+    except jwt.InvalidToken:
+        raise InvalidRequestError("id_token_hint is not a valid ID token of this issuer") from None
+    if header.get("typ") == "at+jwt" or claims.get("iss") != current_app.config["IDP_ISSUER"]:
+        raise InvalidRequestError("id_token_hint is not a valid ID token of this issuer")
+    user = db.session.query(User).filter_by(subject=claims.get("sub")).first()
+    if user is None:
+        raise InvalidRequestError("id_token_hint names no known subject")
+    return user.id

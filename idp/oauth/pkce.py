@@ -1,0 +1,39 @@
+"""PKCE (RFC 7636), S256 only and required for every client (RFC 9700 §2.1.1).
+
+authlib's CodeChallenge accepts `plain` and treats a missing method as plain; we do not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
+
+_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+def check_challenge(challenge: str | None, method: str | None) -> str:
+    """Validate the authorization request's challenge; returns it."""
+    if not challenge:
+        raise InvalidRequestError("code_challenge is required (PKCE with S256)")
+    if method != "S256":
+        raise InvalidRequestError("code_challenge_method must be S256")
+    if not _PATTERN.match(challenge):
+        raise InvalidRequestError("code_challenge is malformed")
+    return challenge
+
+
+def check_verifier(verifier: str | None, challenge: str) -> None:
+    """RFC 7636 §4.6. A missing or wrong verifier is `invalid_grant`: the grant (the code)
+    cannot be redeemed without it."""
+    if not verifier:
+        raise InvalidGrantError("code_verifier is required")
+    if not _PATTERN.match(verifier):
+        raise InvalidGrantError("code_verifier is malformed")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    expected = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    if not hmac.compare_digest(expected, challenge):
+        raise InvalidGrantError("code_verifier does not match the code_challenge")

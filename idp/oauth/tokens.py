@@ -1,0 +1,122 @@
+"""What goes into the tokens we issue: ID tokens (OIDC Core 2), JWT access tokens
+(RFC 9068) and opaque refresh tokens, stored only as hashes."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from .. import clock
+from ..extensions import db
+from ..models import Client, Grant, RefreshToken, User
+from ..security.tokens import random_token, token_hash
+from . import jwt
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    audience: str
+    access_ttl: int
+    refresh_ttl: int
+
+
+def settings() -> Settings:
+    c = current_app.config
+    return Settings(
+        issuer=c["IDP_ISSUER"],
+        audience=c["IDP_ACCESS_TOKEN_AUDIENCE"],
+        access_ttl=c["IDP_ACCESS_TOKEN_TTL"],
+        refresh_ttl=c["IDP_REFRESH_TOKEN_TTL"],
+    )
+
+
+def _keys():  # noqa: ANN202
+    return current_app.extensions["idp.keys"]
+
+
+def new_grant_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def access_token(*, client: Client, scope: str, user: User | None, grant: Grant | None) -> str:
+    s, now = settings(), clock.now()
+    claims: dict[str, Any] = {
+        "iss": s.issuer,
+        "sub": user.subject if user else client.client_id,
+        "aud": s.audience,
+        "client_id": client.client_id,
+        "scope": scope,
+        # The grant id prefix lets userinfo and introspection refuse tokens of a revoked
+        # grant (code reuse, refresh-token reuse, sign-out, a disabled person).
+        "jti": f"{grant.id}.{secrets.token_urlsafe(12)}" if grant else secrets.token_urlsafe(16),
+        "iat": now,
+        "exp": now + s.access_ttl,
+    }
+    if grant is not None:
+        claims.update(auth_time=grant.auth_time, acr=grant.acr, amr=grant.amr)
+        if grant.sid:
+            claims["sid"] = grant.sid
+    return jwt.sign(_keys(), claims, typ="at+jwt")
+
+
+def id_token(*, client: Client, user: User, grant: Grant, access: str, nonce: str | None) -> str:
+    s, now = settings(), clock.now()
+    alg, _ = _keys().signing_key()
+    claims: dict[str, Any] = {
+        "iss": s.issuer,
+        "sub": user.subject,
+        "aud": client.client_id,
+        "azp": client.client_id,
+        "iat": now,
+        "exp": now + s.access_ttl,
+        "auth_time": grant.auth_time,
+        "acr": grant.acr,
+        "amr": grant.amr,
+        "at_hash": jwt.half_hash(access, alg),
+    }
+    if grant.sid:
+        claims["sid"] = grant.sid
+    if nonce:
+        claims["nonce"] = nonce
+    return jwt.sign(_keys(), claims)
+
+
+def new_refresh_token(grant: Grant, client: Client, scope: str) -> tuple[str, RefreshToken]:
+    value = random_token(32)
+    row = RefreshToken(
+        token_hash=token_hash(value),
+        grant_id=grant.id,
+        client_id=client.client_id,
+        scope=scope,
+        issued_at=clock.now(),
+    )
+    db.session.add(row)
+    return value, row
+
+
+def response(
+    *,
+    client: Client,
+    user: User | None,
+    grant: Grant | None,
+    scope: str,
+    refresh: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """The token endpoint's JSON body (RFC 6749 §5.1)."""
+    access = access_token(client=client, scope=scope, user=user, grant=grant)
+    body: dict[str, Any] = {
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": settings().access_ttl,
+        "scope": scope,
+    }
+    if refresh:
+        body["refresh_token"] = refresh
+    if user is not None and grant is not None and "openid" in scope.split():
+        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce)
+    return body

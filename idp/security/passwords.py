@@ -1,0 +1,65 @@
+"""argon2id password hashing with a bound on the hashes computed at once.
+
+Each hash holds `memory_kib` of memory while it runs; without a bound, a flood of sign-ins
+multiplies that by the number of threads. Callers that cannot get a slot in time get
+`HasherBusy`, which the web layer answers with 503.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+
+class HasherBusy(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    memory_kib: int = 19456
+    time_cost: int = 2
+    parallelism: int = 1
+
+
+class Passwords:
+    def __init__(self, params: Argon2Params, max_concurrent: int, wait_seconds: float = 5.0):
+        self._hasher = PasswordHasher(
+            time_cost=params.time_cost,
+            memory_cost=params.memory_kib,
+            parallelism=params.parallelism,
+            type=Type.ID,
+        )
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._wait = wait_seconds
+        # A real hash to verify against when the email is unknown, so both paths cost the same.
+        self._dummy = self._hasher.hash("not-a-password-anyone-has")
+
+    def _slot(self) -> threading.BoundedSemaphore:
+        if not self._slots.acquire(timeout=self._wait):
+            raise HasherBusy("too many password hashes in flight")
+        return self._slots
+
+    def hash(self, password: str) -> str:
+        slots = self._slot()
+        try:
+            return self._hasher.hash(password)
+        finally:
+            slots.release()
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Verify; with no stored hash (unknown user) spend the same time and return False."""
+        slots = self._slot()
+        try:
+            self._hasher.verify(stored_hash or self._dummy, password)
+            return stored_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        finally:
+            slots.release()
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)

@@ -1,0 +1,59 @@
+"""Start-up checks: every problem with the configuration reported at once."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .security.keyring import KeyRing, KeyRingError
+
+
+class ConfigError(SystemExit):
+    pass
+
+
+def _dev_secret(instance: Path, name: str, make) -> str:  # noqa: ANN001
+    """Development secrets are generated once and kept in instance/, never in the code."""
+    path = instance / name
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def finalize(config: dict, instance: Path) -> None:
+    problems = []
+    production = config["IDP_ENV"] == "production"
+    issuer = urlsplit(config["IDP_ISSUER"])
+    if issuer.scheme not in ("http", "https") or not issuer.hostname or issuer.query or issuer.fragment:
+        problems.append("IDP_ISSUER must be an http(s) URL without query or fragment")
+    elif production and issuer.scheme == "http" and issuer.hostname != "localhost":
+        problems.append("IDP_ISSUER must use https in production")
+    if config.get("SECRET_KEY") is None:
+        if production:
+            problems.append("IDP_SECRET_KEY is required in production")
+        else:
+            config["SECRET_KEY"] = _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+    if config.get("IDP_DATA_KEYS") is None:
+        if production:
+            problems.append("IDP_DATA_KEYS is required in production")
+        else:
+            config["IDP_DATA_KEYS"] = _dev_secret(instance, "data_keys", KeyRing.generate_spec)
+    try:
+        config["IDP_KEYRING"] = KeyRing.parse(config["IDP_DATA_KEYS"] or "")
+    except KeyRingError as exc:
+        problems.append(f"IDP_DATA_KEYS: {exc}")
+    if config["IDP_SIGNING_ALG"] not in ("RS256", "ES256", "EdDSA"):
+        problems.append("IDP_SIGNING_ALG must be RS256, ES256 or EdDSA")
+    if not 1 <= config["IDP_CODE_TTL"] <= 60:
+        problems.append("IDP_CODE_TTL must be between 1 and 60 seconds")
+    if config["IDP_LOCKOUT_THRESHOLD"] < 1:
+        problems.append("IDP_LOCKOUT_THRESHOLD must be at least 1")
+    if problems:
+        raise ConfigError("configuration problems:\n  - " + "\n  - ".join(problems))
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    config["IDP_ACCESS_TOKEN_AUDIENCE"] = config.get("IDP_ACCESS_TOKEN_AUDIENCE") or config["IDP_ISSUER"]
+    config["SESSION_COOKIE_SECURE"] = issuer.scheme == "https"

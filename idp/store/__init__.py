@@ -1,0 +1,27 @@
+"""Everything the provider keeps in Redis. The only package that imports redis.
+
+Every key is `idp:<area>:<id>` and every write has a TTL: a flush of Redis signs people out
+and forgets lockout counters, and loses nothing durable.
+"""
+
+from __future__ import annotations
+
+import redis
+from flask import current_app
+
+
+class StoreUnavailable(RuntimeError):
+    """Redis cannot be reached: requests that need it fail closed (503)."""
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=10
+    )
+
+
+def client() -> redis.Redis:
+    return current_app.extensions["idp.redis"]
+
+
+ERRORS = (redis.ConnectionError, redis.TimeoutError)

@@ -1,0 +1,42 @@
+"""Pending authorization requests, waiting while the person signs in.
+
+The browser carries only the flow id; the request's parameters stay here, so nothing a
+client sent can be swapped on the way back (no redirect-after-login URL in a cookie).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from . import ERRORS, StoreUnavailable, client
+
+PREFIX = "idp:flow:"
+
+
+def put(data: dict[str, Any], ttl: int) -> str:
+    flow_id = secrets.token_urlsafe(24)
+    try:
+        client().set(PREFIX + flow_id, json.dumps(data), ex=ttl)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return flow_id
+
+
+def get(flow_id: str) -> dict[str, Any] | None:
+    if not flow_id or len(flow_id) > 64:
+        return None
+    try:
+        raw = client().get(PREFIX + flow_id)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return json.loads(raw) if raw else None
+
+
+def delete(flow_id: str) -> bool:
+    """Single use: only the caller that deletes the flow may complete it."""
+    try:
+        return bool(client().delete(PREFIX + flow_id))
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc

@@ -1,0 +1,65 @@
+"""The only code that touches flask.session: the signed-in state and flow binding."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import session
+
+from .. import clock
+from ..authn.policy import AuthState
+from ..extensions import db
+from ..models import User
+
+
+def auth_state() -> AuthState | None:
+    return AuthState.from_dict(session.get("auth"))
+
+
+def current_user() -> tuple[User, AuthState] | tuple[None, None]:
+    """The signed-in person, if the session has one who may still sign in."""
+    state = auth_state()
+    if state is None:
+        return None, None
+    user = db.session.get(User, state.user_id)
+    if user is None or user.disabled:
+        session.pop("auth", None)
+        return None, None
+    return user, state
+
+
+def record_factor(user: User, factor: str) -> AuthState:
+    """Add a verified factor to the session, with a new session id (no fixation).
+
+    The same person keeps their session's other factors and `sid`; anyone else starts over.
+    """
+    now = clock.now()
+    state = auth_state()
+    if state is None or state.user_id != user.id:
+        state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16))
+    state = state.with_factor(factor, now)
+    session.regenerate()  # type: ignore[attr-defined]
+    session["auth"] = state.to_dict()
+    return state
+
+
+def browser_binding() -> str:
+    """A random value of this browser's session that pending flows are bound to."""
+    value = session.get("bind")
+    if value is None:
+        value = session["bind"] = secrets.token_urlsafe(16)
+    return value
+
+
+def end() -> AuthState | None:
+    state = auth_state()
+    session.clear()
+    return state
+
+
+def remember_logout_redirect(uri: str | None) -> None:
+    session["logout_redirect"] = uri
+
+
+def take_logout_redirect() -> str | None:
+    return session.pop("logout_redirect", None)

@@ -1,0 +1,141 @@
+"""Test helpers: make people and clients the way operators do, and drive the flows the way
+a browser and a client do (the flaskr `AuthActions` habit)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from idp import clock
+from idp.extensions import db
+from idp.models import Client, User
+from idp.security.tokens import random_token, token_hash
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class TestClient:
+    client_id: str
+    secret: str | None
+    redirect_uri: str
+    public: bool
+    logout_uri: str = "http://localhost:8080/bye"
+
+
+@dataclass
+class Pkce:
+    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+
+    @property
+    def challenge(self) -> str:
+        digest = hashlib.sha256(self.verifier.encode()).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def make_user(app, email: str, password: str = PASSWORD, **fields) -> User:
+    user = User(
+        subject=secrets.token_urlsafe(16),
+        email=email.lower(),
+        password_hash=app.extensions["idp.passwords"].hash(password),
+        created_at=clock.now(),
+        **fields,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_client(app, *, public: bool, redirect_uri: str = "http://localhost:8080/cb", **fields) -> TestClient:
+    secret = None if public else random_token(32)
+    row = Client(
+        client_id=secrets.token_urlsafe(12),
+        client_secret_hash=token_hash(secret) if secret else None,
+        name="test client",
+        redirect_uris=[redirect_uri],
+        post_logout_redirect_uris=["http://localhost:8080/bye"],
+        scope="openid profile email offline_access",
+        is_public=public,
+        created_at=clock.now(),
+        **fields,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return TestClient(row.client_id, secret, redirect_uri, public)
+
+
+def query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no csrf_token in the page"
+    return match.group(1)
+
+
+class Actions:
+    def __init__(self, http):
+        self.http = http
+
+    def authorize(self, c: TestClient, pkce: Pkce | None = None, **params):
+        pkce = pkce or Pkce()
+        base = {
+            "response_type": "code",
+            "client_id": c.client_id,
+            "redirect_uri": c.redirect_uri,
+            "scope": "openid profile email",
+            "state": "st-" + secrets.token_hex(4),
+            "nonce": "n-" + secrets.token_hex(4),
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+        }
+        base.update(params)
+        base = {k: v for k, v in base.items() if v is not None}
+        return self.http.get("/authorize?" + urlencode(base))
+
+    def login(self, login_location: str, email: str = "alice@example.com", password: str = PASSWORD):
+        page = self.http.get(login_location)
+        flow = query(login_location).get("flow")
+        data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password}
+        if flow:
+            data["flow"] = flow
+        return self.http.post("/login", data=data)
+
+    def code(self, c: TestClient, pkce: Pkce | None = None, email="alice@example.com", password=PASSWORD, **params) -> str:
+        """Authorization code for a fresh sign-in (or the existing session)."""
+        response = self.authorize(c, pkce, **params)
+        if response.location.startswith("/login"):
+            response = self.login(response.location, email, password)
+            assert response.status_code == 303, response.get_data(as_text=True)
+            response = self.http.get(response.location)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        q = query(response.location)
+        assert "code" in q, q
+        return q["code"]
+
+    def token(self, c: TestClient, **data):
+        headers = {}
+        if c.public:
+            data.setdefault("client_id", c.client_id)
+        else:
+            basic = base64.b64encode(f"{c.client_id}:{c.secret}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        return self.http.post("/token", data=data, headers=headers)
+
+    def exchange(self, c: TestClient, code: str, pkce: Pkce, **extra):
+        return self.token(
+            c, grant_type="authorization_code", code=code, redirect_uri=c.redirect_uri,
+            code_verifier=pkce.verifier, **extra,
+        )
+
+    def tokens(self, c: TestClient, **params) -> dict:
+        pkce = Pkce()
+        code = self.code(c, pkce, **params)
+        response = self.exchange(c, code, pkce)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()

@@ -1,0 +1,5 @@
+"""`gunicorn wsgi:app` serves the provider."""
+
+from idp import create_app
+
+app = create_app()
