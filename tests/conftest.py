@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
+from tests import live
 from tests.helpers import Actions, make_client, make_user
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -90,3 +91,10 @@ def webapp(app):
 @pytest.fixture
 def actions(client):
     return Actions(client)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    server = live.start()
+    yield server
+    server.stop()

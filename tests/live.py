@@ -1,0 +1,115 @@
+"""A live provider for tests that need real HTTP: gunicorn with two worker processes on a
+free loopback port, its own database (SQLite file, or a PostgreSQL database of its own when
+TEST_DATABASE_URL is PostgreSQL) and its own Redis database index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _live_database(tmp: Path) -> str:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        return f"sqlite:///{tmp / 'live.sqlite3'}"
+    url = make_url(base)
+    name = f"{url.database}_live"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict
+    process: subprocess.Popen
+    tmp: Path
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(
+            [str(BIN / "idp"), *args], env=self.env, input=stdin, capture_output=True, text=True, cwd=ROOT
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def cli_json(self, *args: str, stdin: str | None = None) -> dict:
+        return json.loads(self.cli(*args, "--json", stdin=stdin))
+
+    def create_client(self, *, public: bool, redirect_uri: str, **options: str) -> dict:
+        args = ["clients", "create", "--name", "live", "--redirect-uri", redirect_uri]
+        if public:
+            args.append("--public")
+        for option, value in options.items():
+            args += [f"--{option.replace('_', '-')}", str(value)]
+        return self.cli_json(*args)
+
+    def create_user(self, email: str, password: str) -> dict:
+        return self.cli_json("users", "create", email, "--password-stdin", stdin=password + "\n")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
+    tmp = Path(tempfile.mkdtemp(prefix="idp-live-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "IDP_ISSUER": f"http://localhost:{port}",
+        "DATABASE_URL": _live_database(tmp),
+        "REDIS_URL": os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "IDP_INSTANCE_PATH": str(tmp / "instance"),
+        "IDP_ENV": "test",
+        **(extra_env or {}),
+    }
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    subprocess.run([str(BIN / "idp"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    log = open(tmp / "server.log", "w")
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2)
+            return server
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = (tmp / "server.log").read_text()
+                server.stop()
+                raise RuntimeError("the live server did not start:\n" + output)
+            time.sleep(0.2)
