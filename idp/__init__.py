@@ -71,7 +71,7 @@ def _init_services(app: Flask) -> None:
     app.extensions["idp.keys"] = KeyCache(c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"])
     app.extensions["idp.authorization_server"] = create_server(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
-    app.extensions["idp.discovery"] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    app.extensions["idp.discovery"] = (body, hashlib.sha256(body).hexdigest()[:32])
 
 
 def _configure_logging(app: Flask) -> None:

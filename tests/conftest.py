@@ -64,8 +64,9 @@ def app(_schema, settings):
         for table in _tables():
             db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
-        yield app
-        db.session.remove()
+    # No app context stays pushed: each request gets its own, as in production (a shared
+    # one would share `g` and the database session between requests).
+    return app
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
+
 from idp import clock
 from idp.extensions import db
 from idp.models import Client, User
@@ -37,35 +40,58 @@ class Pkce:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def make_user(app, email: str, password: str = PASSWORD, **fields) -> User:
-    user = User(
-        subject=secrets.token_urlsafe(16),
-        email=email.lower(),
-        password_hash=app.extensions["idp.passwords"].hash(password),
-        created_at=clock.now(),
-        **fields,
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
+@dataclass(frozen=True)
+class TestUser:
+    id: int
+    subject: str
+    email: str
+
+
+def make_user(app, email: str, password: str = PASSWORD, **fields) -> TestUser:
+    with app.app_context():
+        user = User(
+            subject=secrets.token_urlsafe(16),
+            email=email.lower(),
+            password_hash=app.extensions["idp.passwords"].hash(password),
+            created_at=clock.now(),
+            **fields,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return TestUser(user.id, user.subject, user.email)
+
+
+def update_user(app, user_id: int, **fields) -> None:
+    with app.app_context():
+        row = db.session.get(User, user_id)
+        for name, value in fields.items():
+            setattr(row, name, value)
+        db.session.commit()
 
 
 def make_client(app, *, public: bool, redirect_uri: str = "http://localhost:8080/cb", **fields) -> TestClient:
     secret = None if public else random_token(32)
-    row = Client(
-        client_id=secrets.token_urlsafe(12),
-        client_secret_hash=token_hash(secret) if secret else None,
-        name="test client",
-        redirect_uris=[redirect_uri],
-        post_logout_redirect_uris=["http://localhost:8080/bye"],
-        scope="openid profile email offline_access",
-        is_public=public,
-        created_at=clock.now(),
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return TestClient(row.client_id, secret, redirect_uri, public)
+    with app.app_context():
+        row = Client(
+            client_id=secrets.token_urlsafe(12),
+            client_secret_hash=token_hash(secret) if secret else None,
+            name="test client",
+            redirect_uris=[redirect_uri],
+            post_logout_redirect_uris=["http://localhost:8080/bye"],
+            scope="openid profile email offline_access",
+            is_public=public,
+            created_at=clock.now(),
+            **fields,
+        )
+        db.session.add(row)
+        db.session.commit()
+        return TestClient(row.client_id, secret, redirect_uri, public)
+
+
+def claims(http, token: str, algorithms=("RS256", "ES256", "EdDSA")) -> dict:
+    """Verify one of our JWTs the way a resource server does: with the JWKS alone."""
+    keyset = KeySet.import_key_set(http.get("/jwks.json").get_json())
+    return dict(jose_jwt.decode(token, keyset, algorithms=list(algorithms)).claims)
 
 
 def query(location: str) -> dict[str, str]:

@@ -86,7 +86,7 @@ class KeyCache:
             signing=signing,
             public=KeySet.import_key_set({"keys": published}),
             jwks_body=body,
-            jwks_etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            jwks_etag=hashlib.sha256(body).hexdigest()[:32],
             loaded_at=time.monotonic(),
         )
 

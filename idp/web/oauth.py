@@ -27,11 +27,11 @@ def _server():  # noqa: ANN202
 # --- discovery and keys -----------------------------------------------------------------
 
 def _cached_json(body: bytes, etag: str, max_age: int) -> Response:
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         response = Response(body, mimetype="application/json")
-    response.headers["ETag"] = etag
+    response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -157,13 +157,13 @@ def _error_page(error: str, description: str, status: int = 400) -> Response:
 
 # --- token, revocation, introspection -----------------------------------------------
 
-@bp.post("/token")
+@bp.post("/token", provide_automatic_options=False)
 @csrf.exempt
 def token() -> Response:
     return cors.for_client(_server().create_token_response())
 
 
-@bp.post("/revoke")
+@bp.post("/revoke", provide_automatic_options=False)
 @csrf.exempt
 def revoke() -> Response:
     return cors.for_client(_server().create_endpoint_response("revocation"))
@@ -186,7 +186,7 @@ def preflight() -> Response:
 
 # --- userinfo -------------------------------------------------------------------------
 
-@bp.route("/userinfo", methods=["GET", "POST"])
+@bp.route("/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 @csrf.exempt
 def userinfo() -> Response:
     token_value = _bearer_token()
