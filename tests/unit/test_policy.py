@@ -1,0 +1,95 @@
+"""The login policy and acr arithmetic: pure functions, no app."""
+
+import pytest
+
+from idp.authn import acr
+from idp.authn.policy import AuthState, Demand, Prompt, Satisfied, evaluate
+
+NOW = 1_000_000
+
+
+def state(**factors):
+    return AuthState(user_id=1, sid="s", factors={f: NOW - age for f, age in factors.items()})
+
+
+@pytest.mark.parametrize(
+    "factors, expected",
+    [
+        ({"pwd"}, "pwd"),
+        ({"pwd", "otp"}, "mfa"),
+        ({"pwd", "hwk"}, "phr"),
+        ({"hwk", "user"}, "phr"),
+        ({"otp"}, None),
+        ({"hwk"}, None),
+        (set(), None),
+    ],
+)
+def test_level(factors, expected):
+    assert acr.level(factors) == expected
+
+
+@pytest.mark.parametrize(
+    "factors, expected",
+    [
+        (["pwd"], ["pwd"]),
+        (["pwd", "otp"], ["pwd", "otp", "mfa"]),
+        (["pwd", "hwk"], ["pwd", "hwk", "mfa"]),
+        (["hwk", "user"], ["hwk", "user", "mfa"]),
+    ],
+)
+def test_amr(factors, expected):
+    assert acr.amr(factors) == expected
+
+
+@pytest.mark.parametrize(
+    "acr_values, expected",
+    [("mfa", "mfa"), ("phr mfa", "mfa"), ("urn:unknown pwd", "pwd"), ("urn:unknown", None), ("", None), (None, None)],
+)
+def test_minimum_requested(acr_values, expected):
+    assert acr.minimum_requested(acr_values) == expected
+
+
+def test_no_session():
+    assert evaluate(None, Demand(), now=NOW) == Prompt("no_session", "pwd")
+
+
+def test_password_session_satisfies_plain_request():
+    outcome = evaluate(state(pwd=10), Demand(), now=NOW)
+    assert outcome == Satisfied(acr="pwd", amr=["pwd"], auth_time=NOW - 10)
+
+
+def test_max_age_exceeded():
+    assert evaluate(state(pwd=10), Demand(max_age=5), now=NOW).reason == "max_age"
+    assert isinstance(evaluate(state(pwd=10), Demand(max_age=10), now=NOW), Satisfied)
+
+
+def test_fresh_after_counts_factors_verified_for_this_request():
+    outcome = evaluate(state(pwd=3), Demand(max_age=0, fresh_after=NOW - 3), now=NOW)
+    assert isinstance(outcome, Satisfied)
+    assert evaluate(state(pwd=3), Demand(max_age=0, fresh_after=NOW - 2), now=NOW).reason == "max_age"
+
+
+def test_acr_unmet_keeps_the_factors_the_session_has():
+    outcome = evaluate(state(pwd=10), Demand(acr="mfa"), now=NOW)
+    assert outcome == Prompt("acr_unmet", "mfa", keep=("pwd",))
+    assert outcome.error == "interaction_required"
+
+
+def test_stronger_session_satisfies_weaker_request_and_reports_what_it_has():
+    outcome = evaluate(state(pwd=100, otp=50), Demand(acr="pwd"), now=NOW)
+    assert outcome == Satisfied(acr="mfa", amr=["pwd", "otp", "mfa"], auth_time=NOW - 100)
+
+
+def test_stale_second_factor_drops_the_level():
+    outcome = evaluate(state(pwd=10, otp=500), Demand(acr="mfa", max_age=60), now=NOW)
+    assert outcome == Prompt("acr_unmet", "mfa", keep=("pwd",))
+
+
+def test_id_token_hint_for_someone_else():
+    assert evaluate(state(pwd=1), Demand(hint_user_id=2), now=NOW).reason == "id_token_hint"
+    assert evaluate(state(pwd=1), Demand(hint_user_id=2), now=NOW).error == "login_required"
+
+
+def test_auth_time_is_the_oldest_factor_behind_the_acr():
+    outcome = evaluate(state(pwd=300, otp=20), Demand(), now=NOW)
+    assert outcome.auth_time == NOW - 300
