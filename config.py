@@ -46,6 +46,10 @@ class Config:
     IDP_REFRESH_TOKEN_TTL = _int("IDP_REFRESH_TOKEN_TTL", 2592000)
     IDP_SESSION_TTL = _int("IDP_SESSION_TTL", 43200)
     IDP_INVITE_TTL = _int("IDP_INVITE_TTL", 259200)
+    #: How recent a second factor must be to change factors or the password (step-up).
+    IDP_STEP_UP_MAX_AGE = _int("IDP_STEP_UP_MAX_AGE", 300)
+    #: The name authenticator apps show next to the account. Default: the issuer's host.
+    IDP_ISSUER_NAME = os.environ.get("IDP_ISSUER_NAME") or None
     #: How long a pending sign-in (an authorization request waiting for the person) lives.
     IDP_FLOW_TTL = _int("IDP_FLOW_TTL", 900)
     #: The algorithm that signs ID and access tokens. RS256 is what every client expects.

@@ -56,4 +56,5 @@ def finalize(config: dict, instance: Path) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'idp.sqlite3'}"
     config["IDP_ACCESS_TOKEN_AUDIENCE"] = config.get("IDP_ACCESS_TOKEN_AUDIENCE") or config["IDP_ISSUER"]
+    config["IDP_ISSUER_NAME"] = config.get("IDP_ISSUER_NAME") or issuer.hostname
     config["SESSION_COOKIE_SECURE"] = issuer.scheme == "https"

@@ -1,7 +1,11 @@
 """SQLAlchemy models. The schema itself comes from the Alembic migrations in migrations/."""
 
 from .keys import SigningKey
+from .mfa import AuditEvent, RecoveryCode, TotpFactor, WebAuthnCredential
 from .oauth import AuthorizationCode, Client, Grant, RefreshToken
 from .user import User
 
-__all__ = ["AuthorizationCode", "Client", "Grant", "RefreshToken", "SigningKey", "User"]
+__all__ = [
+    "AuditEvent", "AuthorizationCode", "Client", "Grant", "RecoveryCode", "RefreshToken",
+    "SigningKey", "TotpFactor", "User", "WebAuthnCredential",
+]

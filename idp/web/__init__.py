@@ -4,9 +4,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import auth, errors, headers, oauth
+    from . import account, auth, errors, headers, oauth, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(webauthn.bp)
     errors.register(app)
     headers.register(app)

@@ -4,18 +4,14 @@ introspection and RP-initiated logout."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
-
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 
-from .. import clock
 from ..authn import policy
 from ..extensions import csrf, db
 from ..models import User
 from ..oauth import access, authorize as authz, revocation
-from ..store import flows
-from . import cors, session as web_session
+from . import cors, flow, session as web_session
 
 bp = Blueprint("oauth", __name__)
 
@@ -60,99 +56,25 @@ def authorize() -> Response:
         params = authz.single_valued(request.values.to_dict(flat=False))
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
-        return _authorization_error(error)
+        return flow.authorization_error(error)
     user, state = web_session.current_user()
-    outcome = policy.evaluate(state, _demand(req), now=clock.now())
-    if isinstance(outcome, policy.Satisfied):
-        return _issue_code(req, user, state, outcome)
-    if "none" in req.prompts:
-        # OIDC Core 3.1.2.6: no interaction allowed, so say what would have been needed.
-        return _redirect_error(req, outcome.error, "the person must sign in")
-    flow_id = flows.put(
-        {
-            "params": params,
-            "created_at": clock.now(),
-            "bind": web_session.browser_binding(),
-            "login_hint": req.login_hint,
-        },
-        current_app.config["IDP_FLOW_TTL"],
-    )
-    return redirect(url_for("auth.login", flow=flow_id), code=303 if request.method == "POST" else 302)
+    current = flow.Flow(None, req, None)
+    outcome = flow.evaluate(current, user, state)
+    if isinstance(outcome, policy.Satisfied) or "none" in req.prompts or outcome.kind == "unmet":
+        return flow.proceed(current)
+    return flow.go_to_step(flow.Flow(flow.start(params, req), req, None), outcome, user)
 
 
 @bp.get("/authorize/resume")
 def resume() -> Response:
-    """Back from the sign-in pages: re-validate the stored request and issue the code."""
-    flow_id = request.args.get("flow", "")
-    flow = flows.get(flow_id)
-    if flow is None or flow["bind"] != web_session.browser_binding():
-        return _error_page("expired_flow", "This sign-in has expired. Go back to the application and start again.")
+    """Back from a sign-in page: re-validate the stored request and take the next step."""
     try:
-        req = authz.validate(_server(), flow["params"], url_for("oauth.authorize", _external=True))
+        current = flow.load(request.args.get("flow", ""))
     except OAuth2Error as error:
-        return _authorization_error(error)
-    user, state = web_session.current_user()
-    demand = _demand(req, fresh_after=flow["created_at"])
-    outcome = policy.evaluate(state, demand, now=clock.now())
-    if not isinstance(outcome, policy.Satisfied):
-        return redirect(url_for("auth.login", flow=flow_id))
-    if not flows.delete(flow_id):  # single use: a second tab cannot complete it again
-        return _error_page("expired_flow", "This sign-in was already completed.")
-    return _issue_code(req, user, state, outcome)
-
-
-def _demand(req: authz.AuthorizationRequest, fresh_after: int | None = None) -> policy.Demand:
-    return policy.Demand(
-        acr=req.acr,
-        max_age=req.max_age,
-        fresh_after=fresh_after,
-        hint_user_id=req.hint_user_id,
-    )
-
-
-def _issue_code(req: authz.AuthorizationRequest, user: User, state, outcome: policy.Satisfied) -> Response:  # noqa: ANN001
-    grant = req.grant
-    grant.request.user = user
-    grant.request.auth_context = _AuthContext(outcome.acr, outcome.amr, outcome.auth_time, state.sid)
-    code = grant.generate_authorization_code()
-    grant.save_authorization_code(code, grant.request)
-    db.session.commit()
-    return _respond(req.redirect_uri, req.response_mode, {"code": code, "state": req.state})
-
-
-class _AuthContext:
-    def __init__(self, acr: str, amr: list[str], auth_time: int, sid: str):
-        self.acr, self.amr, self.auth_time, self.sid = acr, amr, auth_time, sid
-
-
-def _authorization_error(error: OAuth2Error) -> Response:
-    if not error.redirect_uri:
-        # Client or redirect URI unverified: tell the person, redirect nowhere.
-        return _error_page(error.error, error.description or "The request is not valid.", status=400)
-    params = {"error": error.error, "error_description": error.description, "state": error.state}
-    return _respond(error.redirect_uri, getattr(error, "response_mode", "query"), params)
-
-
-def _redirect_error(req: authz.AuthorizationRequest, error: str, description: str) -> Response:
-    params = {"error": error, "error_description": description, "state": req.state}
-    return _respond(req.redirect_uri, req.response_mode, params)
-
-
-def _respond(redirect_uri: str, mode: str, params: dict) -> Response:
-    """An authorization response, with `iss` (RFC 9207 §2) in successes and errors alike."""
-    params = {k: v for k, v in params.items() if v is not None}
-    params["iss"] = current_app.config["IDP_ISSUER"]
-    if mode == "form_post":
-        return Response(render_template("oauth/form_post.html", action=redirect_uri, params=params))
-    sep = "&" if "?" in redirect_uri else "?"
-    # 303 after a POST so the browser does not re-send the body to the client (RFC 9700 §4.11).
-    return redirect(redirect_uri + sep + urlencode(params), code=303 if request.method == "POST" else 302)
-
-
-def _error_page(error: str, description: str, status: int = 400) -> Response:
-    return Response(
-        render_template("oauth/error.html", error=error, description=description), status=status
-    )
+        return flow.authorization_error(error)
+    if current is None or current.id is None:
+        return flow.expired()
+    return flow.proceed(current)
 
 
 # --- token, revocation, introspection -----------------------------------------------
@@ -235,7 +157,7 @@ def logout() -> Response:
     try:
         end = _server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return _error_page(error.error, error.description or "The logout request is not valid.")
+        return flow.error_page(error.error, error.description or "The logout request is not valid.")
     user, _ = web_session.current_user()
     hint_sub = (end.id_token_claims or {}).get("sub")
     if user is not None and hint_sub != user.subject:

@@ -28,19 +28,41 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
     return user, state
 
 
-def record_factor(user: User, factor: str) -> AuthState:
-    """Add a verified factor to the session, with a new session id (no fixation).
+def record_factors(user: User, factors: dict[str, int]) -> AuthState:
+    """Add verified factors to the session, with a new session id (no fixation).
 
     The same person keeps their session's other factors and `sid`; anyone else starts over.
     """
-    now = clock.now()
     state = auth_state()
     if state is None or state.user_id != user.id:
         state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16))
-    state = state.with_factor(factor, now)
+    for factor, at in factors.items():
+        state = state.with_factor(factor, at)
+    session.pop("pending", None)
     session.regenerate()  # type: ignore[attr-defined]
     session["auth"] = state.to_dict()
     return state
+
+
+def record_factor(user: User, factor: str) -> AuthState:
+    return record_factors(user, {factor: clock.now()})
+
+
+def set_pending(pending_id: str) -> None:
+    session["pending"] = pending_id
+
+
+def pending_id() -> str | None:
+    return session.get("pending")
+
+
+def stash(name: str, value: object) -> None:
+    """Short-lived per-browser values of the hosted pages (an enrolment in progress)."""
+    session[f"stash:{name}"] = value
+
+
+def unstash(name: str, *, keep: bool = True) -> object:
+    return session.get(f"stash:{name}") if keep else session.pop(f"stash:{name}", None)
 
 
 def browser_binding() -> str:

@@ -50,7 +50,7 @@ def test_old_session_id_is_dead_after_sign_in(app, client, user):
     post(client, "alice@example.com", PASSWORD)
     attacker = app.test_client()
     attacker.set_cookie("idp_session", before)
-    assert attacker.get("/signed-in").status_code == 302  # not signed in
+    assert attacker.get("/account").status_code == 302  # not signed in
 
 
 def test_hosted_pages_send_security_headers(client):

@@ -1,0 +1,30 @@
+"""WebAuthn challenges: one per ceremony, five minutes, taken once (GETDEL).
+
+The key names the purpose and what the ceremony is bound to (the browser, or a pending
+sign-in), so a challenge issued for one ceremony cannot complete another.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import ERRORS, StoreUnavailable, client
+
+PREFIX = "idp:challenge:"
+TTL = 300
+
+
+def put(purpose: str, bound_to: str, data: dict[str, Any]) -> None:
+    try:
+        client().set(f"{PREFIX}{purpose}:{bound_to}", json.dumps(data), ex=TTL)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def take(purpose: str, bound_to: str) -> dict[str, Any] | None:
+    try:
+        raw = client().getdel(f"{PREFIX}{purpose}:{bound_to}")
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return json.loads(raw) if raw else None

@@ -1,0 +1,208 @@
+"""The account security page: factors, recovery codes, password, sign-out.
+
+Changing any of them needs a fresh second factor (step-up inside the provider itself);
+the one exception is enrolling the very first second factor right after the password.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from .. import audit, clock, mfa
+from ..authn.policy import AuthState
+from ..authn.steps import Step
+from ..extensions import db
+from ..mfa import recovery, totp
+from ..models import TotpFactor, User, WebAuthnCredential
+from ..oauth import revocation
+from . import flow, session as web_session
+from .auth import client_ip
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _max_age() -> int:
+    return current_app.config["IDP_STEP_UP_MAX_AGE"]
+
+
+def signed_in() -> tuple[User, AuthState] | Response:
+    user, state = web_session.current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=flow.safe_next(request.path)))
+    return user, state
+
+
+def fresh_enough(user: User, state: AuthState) -> bool:
+    """A second factor within the step-up age; with none enrolled yet, the password."""
+    now = clock.now()
+    proof = ("otp", "hwk") if mfa.enrolled(user.id) else ("pwd",)
+    return any(now - state.factors.get(f, -10**12) <= _max_age() for f in proof)
+
+
+def step_up(user: User, next_path: str) -> Response:
+    enrolled = mfa.enrolled(user.id)
+    target = flow.Flow(None, None, None, flow.safe_next(next_path))
+    if not enrolled:
+        return redirect(url_for("auth.login", next=target.next), code=303)
+    return flow.go_to_step(target, Step("second_factor", "mfa", tuple(sorted(enrolled))), user)
+
+
+def _current_flow() -> flow.Flow | None | Response:
+    try:
+        return flow.load(request.values.get("flow"), request.values.get("next"))
+    except OAuth2Error as error:
+        return flow.authorization_error(error)
+
+
+@bp.get("")
+def index() -> Response | str:
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    user, state = who
+    return render_template(
+        "account/index.html",
+        user=user,
+        totps=db.session.query(TotpFactor).filter_by(user_id=user.id).order_by(TotpFactor.id).all(),
+        keys=db.session.query(WebAuthnCredential).filter_by(user_id=user.id).order_by(WebAuthnCredential.id).all(),
+        recovery_left=mfa.recovery_codes_left(user.id),
+        enrolled=mfa.enrolled(user.id),
+        message=request.args.get("done"),
+    )
+
+
+@bp.get("/setup")
+def setup() -> Response | str:
+    """A second factor is required and none is enrolled: choose one."""
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    current = _current_flow()
+    if isinstance(current, Response):
+        return current
+    if current is None:
+        return flow.expired()
+    return render_template("account/setup.html", flow=current)
+
+
+# --- TOTP -----------------------------------------------------------------------------
+
+@bp.route("/mfa/totp/new", methods=["GET", "POST"])
+def totp_new() -> Response | str | tuple[str, int]:
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    user, state = who
+    current = _current_flow()
+    if isinstance(current, Response):
+        return current
+    if current is None:
+        return flow.expired()
+    if not fresh_enough(user, state):
+        return step_up(user, request.full_path if current.id is None else "/account")
+    keyring = current_app.extensions["idp.keyring"]
+    if request.method == "GET":
+        secret = totp.new_secret()
+        web_session.stash("totp", totp.seal(keyring, secret, user_id=user.id))
+        return _totp_page(user, secret, current)
+    sealed = web_session.unstash("totp")
+    if not sealed:
+        return redirect(request.full_path, code=303)
+    secret = keyring.decrypt(sealed, context=f"totp:{user.id}".encode()).decode()
+    step = totp.matching_step(secret, request.form.get("code", "")[:64], now=clock.now())
+    if step is None:
+        return _totp_page(user, secret, current, error="That code is not valid. Check the time on your phone and try again."), 401
+    label = (request.form.get("label") or "").strip()[:100] or "Authenticator app"
+    first = not mfa.enrolled(user.id)
+    # The confirming code's step is spent: it cannot be replayed to sign in.
+    db.session.add(TotpFactor(user_id=user.id, label=label, secret_encrypted=sealed,
+                              last_used_step=step, created_at=clock.now(), last_used_at=clock.now()))
+    web_session.unstash("totp", keep=False)
+    return enrolled(user, current, "totp", label, first=first)
+
+
+def _totp_page(user: User, secret: str, current: flow.Flow, error: str | None = None) -> str:
+    uri = totp.provisioning_uri(secret, account=user.email, issuer=current_app.config["IDP_ISSUER_NAME"])
+    return render_template("account/totp_new.html", secret=secret, qr=totp.qr_svg(uri), flow=current, error=error)
+
+
+def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: bool) -> Response:
+    """After a factor is added: audit, count it as used now, and show recovery codes once
+    if it was the first one."""
+    audit.emit("mfa.added", user_id=user.id, ip=client_ip(), kind=kind, name=name)
+    codes = recovery.generate(user.id) if first else None
+    db.session.commit()
+    factor = "hwk" if kind == "webauthn" else "otp"
+    web_session.record_factors(user, {factor: clock.now()})
+    onward = flow.continue_url(current) if current.id else url_for("account.index", done="added")
+    if codes:
+        # Shown once, on the next page; they wait in this browser's session until then.
+        web_session.stash("recovery_codes", {"codes": codes, "continue": onward})
+        return redirect(url_for("account.recovery_show"), code=303)
+    return redirect(onward, code=303)
+
+
+@bp.get("/recovery-codes/new")
+def recovery_show() -> Response | str:
+    shown = web_session.unstash("recovery_codes", keep=False)
+    if not shown:
+        return redirect(url_for("account.index"))
+    return render_template("account/recovery_codes.html", codes=shown["codes"], continue_url=shown["continue"])
+
+
+@bp.post("/mfa/totp/<int:factor_id>/delete")
+def totp_delete(factor_id: int) -> Response:
+    return _delete(TotpFactor, factor_id, "totp")
+
+
+@bp.post("/mfa/webauthn/<int:factor_id>/delete")
+def webauthn_delete(factor_id: int) -> Response:
+    return _delete(WebAuthnCredential, factor_id, "webauthn")
+
+
+def _delete(model: type, factor_id: int, kind: str) -> Response:
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    user, state = who
+    if not fresh_enough(user, state):
+        return step_up(user, "/account")
+    row = db.session.query(model).filter_by(id=factor_id, user_id=user.id).first()
+    if row is None:
+        return redirect(url_for("account.index"), code=303)
+    db.session.delete(row)
+    db.session.flush()
+    if not mfa.enrolled(user.id):
+        recovery.discard(user.id)  # no second factor left: recovery codes would recover nothing
+    audit.emit("mfa.removed", user_id=user.id, ip=client_ip(), kind=kind, name=getattr(row, "label", None) or getattr(row, "name", None))
+    db.session.commit()
+    return redirect(url_for("account.index", done="removed"), code=303)
+
+
+# --- recovery codes, password, sign-out -----------------------------------------------
+
+@bp.post("/recovery-codes")
+def recovery_regenerate() -> Response | str:
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    user, state = who
+    if not mfa.enrolled(user.id):
+        return redirect(url_for("account.index"), code=303)
+    if not fresh_enough(user, state):
+        return step_up(user, "/account")
+    codes = recovery.generate(user.id)
+    audit.emit("mfa.recovery_codes_regenerated", user_id=user.id, ip=client_ip())
+    db.session.commit()
+    return render_template("account/recovery_codes.html", codes=codes, continue_url=url_for("account.index"))
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response | str:
+    state = web_session.end()
+    if state is not None:
+        revocation.revoke_session_grants(state.sid)
+        audit.emit("logout", user_id=state.user_id, ip=client_ip())
+        db.session.commit()
+    return render_template("oauth/logged_out.html")

@@ -1,0 +1,186 @@
+"""Moving a sign-in forward: from wherever the person is, to the one step still missing, and
+finally back to the client with a code (or to the account page they came from).
+
+Every hosted page ends by calling `proceed`, so the decision lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import Response, current_app, redirect, render_template, request, url_for
+
+from .. import clock, mfa
+from ..authn import acr as acrs
+from ..authn.policy import AuthState, Demand, Satisfied
+from ..authn.steps import Step, next_step, user_floor
+from ..extensions import db
+from ..models import User
+from ..oauth import authorize as authz
+from ..store import flows, pending
+from . import session as web_session
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A pending authorization request (or, with no request, a sign-in for our own pages)."""
+
+    id: str | None
+    request: authz.AuthorizationRequest | None
+    created_at: int | None
+    next: str = "/account"
+
+
+def safe_next(path: str | None) -> str:
+    """Only our own account pages: `next` must never become an open redirect."""
+    if path and path.startswith("/account") and "//" not in path and "\\" not in path:
+        return path
+    return "/account"
+
+
+def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
+    return flows.put(
+        {
+            "params": params,
+            "created_at": clock.now(),
+            "bind": web_session.browser_binding(),
+            "login_hint": req.login_hint,
+        },
+        current_app.config["IDP_FLOW_TTL"],
+    )
+
+
+def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
+    """The flow, if it exists and belongs to this browser; raises OAuth2Error if its request
+    no longer validates (a client changed since)."""
+    if not flow_id:
+        return Flow(None, None, None, safe_next(next_path))
+    data = flows.get(flow_id)
+    if data is None or data["bind"] != web_session.browser_binding():
+        return None
+    server = current_app.extensions["idp.authorization_server"]
+    req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
+    return Flow(flow_id, req, data["created_at"])
+
+
+def demand(flow: Flow, user: User | None) -> Demand:
+    floor = None
+    if user is not None:
+        floor = user_floor(mfa_required=user.mfa_required, enrolled=mfa.enrolled(user.id))
+    req = flow.request
+    return Demand(
+        acr=acrs.strongest([req.acr if req else None, floor]),
+        max_age=req.max_age if req else None,
+        fresh_after=flow.created_at,
+        hint_user_id=req.hint_user_id if req else None,
+    )
+
+
+def evaluate(flow: Flow, user: User | None, state: AuthState | None) -> Satisfied | Step:
+    enrolled = mfa.enrolled(user.id) if user is not None else set()
+    return next_step(state, demand(flow, user), enrolled=enrolled, now=clock.now())
+
+
+def proceed(flow: Flow) -> Response:
+    """Send the browser to the next step, or finish."""
+    user, state = web_session.current_user()
+    outcome = evaluate(flow, user, state)
+    req = flow.request
+    if isinstance(outcome, Satisfied):
+        if req is None:
+            return redirect(flow.next, code=303)
+        if flow.id and not flows.delete(flow.id):  # single use: a second tab cannot finish it again
+            return error_page("expired_flow", "This sign-in was already completed.")
+        return issue_code(req, user, state, outcome)
+    if req is not None and "none" in req.prompts:
+        # OIDC Core 3.1.2.6: no interaction allowed, so say what would have been needed.
+        error = "login_required" if outcome.kind == "password" else "interaction_required"
+        return redirect_error(req, error, "the person must authenticate")
+    if outcome.kind == "unmet":
+        return redirect_error(req, "unmet_authentication_requirements",
+                              f"no enrolled authenticator can reach acr {outcome.target}") if req else \
+            error_page("unmet_authentication_requirements", "None of your authenticators can do what this page needs.", 403)
+    return go_to_step(flow, outcome, user)
+
+
+def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None = None) -> Response:
+    """Redirect to the page for `step` (303 after a POST: never re-send credentials)."""
+    code = 303 if request.method == "POST" else 302
+    if step.kind == "password":
+        return redirect(url_for("auth.login", **_where(flow)), code=code)
+    if step.kind == "enroll":
+        return redirect(url_for("account.setup", **_where(flow)), code=code)
+    record = {
+        "user_id": user.id,
+        "purpose": "login" if pwd_at is not None else "step_up",
+        "pwd_at": pwd_at,
+        "flow": flow.id,
+        "next": flow.next if flow.id is None else None,
+        "bind": web_session.browser_binding(),
+        "target": step.target,
+        "methods": list(step.methods),
+    }
+    web_session.set_pending(pending.start(record))
+    return redirect(url_for("auth.mfa", **_where(flow)), code=code)
+
+
+def _where(flow: Flow) -> dict[str, str]:
+    return {"flow": flow.id} if flow.id else {"next": flow.next}
+
+
+def continue_url(flow: Flow) -> str:
+    """Where a hosted page sends the browser once its own step is done."""
+    if flow.id:
+        return url_for("oauth.resume", flow=flow.id)
+    return url_for("auth.resume_next", next=flow.next)
+
+
+# --- finishing ------------------------------------------------------------------------
+
+class _AuthContext:
+    def __init__(self, acr: str, amr: list[str], auth_time: int, sid: str):
+        self.acr, self.amr, self.auth_time, self.sid = acr, amr, auth_time, sid
+
+
+def issue_code(req: authz.AuthorizationRequest, user: User, state: AuthState, outcome: Satisfied) -> Response:
+    grant = req.grant
+    grant.request.user = user
+    grant.request.auth_context = _AuthContext(outcome.acr, outcome.amr, outcome.auth_time, state.sid)
+    code = grant.generate_authorization_code()
+    grant.save_authorization_code(code, grant.request)
+    db.session.commit()
+    return respond(req.redirect_uri, req.response_mode, {"code": code, "state": req.state})
+
+
+def authorization_error(error: OAuth2Error) -> Response:
+    if not error.redirect_uri:
+        # Client or redirect URI unverified: tell the person, redirect nowhere.
+        return error_page(error.error, error.description or "The request is not valid.")
+    params = {"error": error.error, "error_description": error.description, "state": error.state}
+    return respond(error.redirect_uri, getattr(error, "response_mode", "query"), params)
+
+
+def redirect_error(req: authz.AuthorizationRequest, error: str, description: str) -> Response:
+    params = {"error": error, "error_description": description, "state": req.state}
+    return respond(req.redirect_uri, req.response_mode, params)
+
+
+def respond(redirect_uri: str, mode: str, params: dict) -> Response:
+    """An authorization response, with `iss` (RFC 9207 §2) in successes and errors alike."""
+    params = {k: v for k, v in params.items() if v is not None}
+    params["iss"] = current_app.config["IDP_ISSUER"]
+    if mode == "form_post":
+        return Response(render_template("oauth/form_post.html", action=redirect_uri, params=params))
+    sep = "&" if "?" in redirect_uri else "?"
+    # 303 after a POST so the browser does not re-send the body to the client (RFC 9700 §4.11).
+    return redirect(redirect_uri + sep + urlencode(params), code=303 if request.method == "POST" else 302)
+
+
+def error_page(error: str, description: str, status: int = 400) -> Response:
+    return Response(render_template("oauth/error.html", error=error, description=description), status=status)
+
+
+def expired() -> Response:
+    return error_page("expired_flow", "This sign-in has expired. Go back to the application and start again.")
