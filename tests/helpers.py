@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pyotp
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
@@ -132,11 +133,28 @@ class Actions:
             data["flow"] = flow
         return self.http.post("/login", data=data)
 
-    def code(self, c: TestClient, pkce: Pkce | None = None, email="alice@example.com", password=PASSWORD, **params) -> str:
+    def second_factor(self, mfa_location: str, **fields):
+        """Submit the second-factor form (code=… or recovery_code=…)."""
+        html = self.http.get(mfa_location).get_data(as_text=True)
+        if 'name="csrf_token"' not in html:  # the page refused us: take a token elsewhere
+            html = self.http.get("/login").get_data(as_text=True)
+        data = {"csrf_token": csrf_token(html), **fields}
+        data.update(query(mfa_location))
+        return self.http.post("/login/mfa", data=data)
+
+    def code(self, c: TestClient, pkce: Pkce | None = None, email="alice@example.com", password=PASSWORD,
+             totp_secret: str | None = None, **params) -> str:
         """Authorization code for a fresh sign-in (or the existing session)."""
         response = self.authorize(c, pkce, **params)
-        if response.location.startswith("/login"):
+        if response.location.startswith("/login?"):
             response = self.login(response.location, email, password)
+            assert response.status_code == 303, response.get_data(as_text=True)
+            if response.location.startswith("/login/mfa"):
+                response = self.second_factor(response.location, code=pyotp.TOTP(totp_secret).at(clock.now()))
+                assert response.status_code == 303, response.get_data(as_text=True)
+            response = self.http.get(response.location)
+        elif response.location.startswith("/login/mfa"):
+            response = self.second_factor(response.location, code=pyotp.TOTP(totp_secret).at(clock.now()))
             assert response.status_code == 303, response.get_data(as_text=True)
             response = self.http.get(response.location)
         assert response.status_code == 302, response.get_data(as_text=True)
@@ -165,3 +183,27 @@ class Actions:
         response = self.exchange(c, code, pkce)
         assert response.status_code == 200, response.get_json()
         return response.get_json()
+
+
+def add_totp(app, user_id: int, label: str = "Phone") -> str:
+    """Enrol an authenticator app directly; returns its base32 secret (pyotp plays the app)."""
+    from idp.mfa import totp
+    from idp.models import TotpFactor
+
+    secret = totp.new_secret()
+    with app.app_context():
+        db.session.add(TotpFactor(
+            user_id=user_id, label=label, secret_encrypted=totp.seal(app.extensions["idp.keyring"], secret, user_id=user_id),
+            last_used_step=0, created_at=clock.now(),
+        ))
+        db.session.commit()
+    return secret
+
+
+def add_recovery_codes(app, user_id: int) -> list[str]:
+    from idp.mfa import recovery
+
+    with app.app_context():
+        codes = recovery.generate(user_id)
+        db.session.commit()
+    return codes
