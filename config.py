@@ -56,6 +56,8 @@ class Config:
     IDP_SIGNING_ALG = os.environ.get("IDP_SIGNING_ALG", "RS256")
     #: The `aud` of access tokens: the identifier resource servers check. Default: the issuer.
     IDP_ACCESS_TOKEN_AUDIENCE = os.environ.get("IDP_ACCESS_TOKEN_AUDIENCE") or None
+    #: How long a process keeps its copy of the signing keys before re-reading them.
+    IDP_KEY_CACHE_SECONDS = _int("IDP_KEY_CACHE_SECONDS", 30)
     #: Retired signing keys stay in the JWKS this long, so unexpired tokens still verify.
     IDP_KEY_RETIRED_GRACE = _int("IDP_KEY_RETIRED_GRACE", 86400)
 

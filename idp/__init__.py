@@ -68,7 +68,9 @@ def _init_services(app: Flask) -> None:
         Argon2Params(c["IDP_ARGON2_MEMORY_KIB"], c["IDP_ARGON2_TIME_COST"], c["IDP_ARGON2_PARALLELISM"]),
         max_concurrent=c["IDP_ARGON2_MAX_CONCURRENT"],
     )
-    app.extensions["idp.keys"] = KeyCache(c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"])
+    app.extensions["idp.keys"] = KeyCache(
+        c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"]
+    )
     app.extensions["idp.authorization_server"] = create_server(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
     app.extensions["idp.discovery"] = (body, hashlib.sha256(body).hexdigest()[:32])

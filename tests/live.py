@@ -90,6 +90,7 @@ def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
         "REDIS_URL": os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "IDP_INSTANCE_PATH": str(tmp / "instance"),
         "IDP_ENV": "test",
+        "IDP_KEY_CACHE_SECONDS": "2",  # key rotation shows within seconds, not half a minute
         **(extra_env or {}),
     }
     import redis

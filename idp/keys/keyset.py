@@ -14,16 +14,13 @@ from dataclasses import dataclass
 
 from joserfc.jwk import KeySet, import_key
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..extensions import db
 from ..models import SigningKey
 from ..security.keyring import KeyRing
 from .rotation import ensure_keys
-
-#: How stale a process's copy may be. A rotation takes effect everywhere within this time,
-#: which is harmless: the newly active key was already published as `next`.
-REFRESH_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -36,8 +33,11 @@ class Snapshot:
 
 
 class KeyCache:
-    def __init__(self, keyring: KeyRing, signing_alg: str, retired_grace: int):
+    def __init__(self, keyring: KeyRing, signing_alg: str, retired_grace: int, refresh_seconds: int = 30):
         self.keyring = keyring
+        # How stale a process's copy may be. A rotation takes effect everywhere within this
+        # time, which is harmless: the newly active key was already published as `next`.
+        self.refresh_seconds = refresh_seconds
         self.signing_alg = signing_alg
         self.retired_grace = retired_grace
         self._snapshot: Snapshot | None = None
@@ -45,7 +45,7 @@ class KeyCache:
 
     def snapshot(self) -> Snapshot:
         snap = self._snapshot
-        if snap is None or time.monotonic() - snap.loaded_at > REFRESH_SECONDS:
+        if snap is None or time.monotonic() - snap.loaded_at > self.refresh_seconds:
             with self._lock:
                 if self._snapshot is snap:
                     self._snapshot = self._load()
@@ -70,8 +70,12 @@ class KeyCache:
     def _load(self) -> Snapshot:
         rows = self._rows()
         if not any(r.state == "active" and r.alg == self.signing_alg for r in rows):
-            ensure_keys(self.signing_alg, self.keyring)
-            db.session.commit()
+            try:
+                ensure_keys(self.signing_alg, self.keyring)
+                db.session.commit()
+            except IntegrityError:
+                # Another process made them first (the unique index on active/next per alg).
+                db.session.rollback()
             rows = self._rows()
         signing = {}
         for row in rows:

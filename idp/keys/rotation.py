@@ -69,10 +69,14 @@ def rotate(alg: str, keyring: KeyRing) -> SigningKey:
     for row in rows:
         if row.state == "active":
             row.state, row.retired_at = "retired", now
+    # Flush step by step: at most one active and one next key per algorithm at any moment
+    # (a unique index says so).
+    db.session.flush()
     promoted = next((r for r in rows if r.state == "next"), None)
     if promoted is None:
         promoted = generate(alg, keyring, "active")
     promoted.state, promoted.activated_at = "active", now
+    db.session.flush()
     generate(alg, keyring, "next")
     return promoted
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1d9fd149df34
+Revision ID: 2b280ee72fda
 Revises: 
-Create Date: 2026-11-21 22:49:19.511322
+Create Date: 2026-11-21 23:15:44.069172
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1d9fd149df34'
+revision = '2b280ee72fda'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -62,6 +62,7 @@ def upgrade():
     )
     with op.batch_alter_table('signing_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_signing_keys_state'), ['state'], unique=False)
+        batch_op.create_index('uq_signing_keys_alg_state', ['alg', 'state'], unique=True, sqlite_where=sa.text("state != 'retired'"), postgresql_where=sa.text("state != 'retired'"))
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -217,6 +218,7 @@ def downgrade():
     op.drop_table('authorization_codes')
     op.drop_table('users')
     with op.batch_alter_table('signing_keys', schema=None) as batch_op:
+        batch_op.drop_index('uq_signing_keys_alg_state', sqlite_where=sa.text("state != 'retired'"), postgresql_where=sa.text("state != 'retired'"))
         batch_op.drop_index(batch_op.f('ix_signing_keys_state'))
 
     op.drop_table('signing_keys')
