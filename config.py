@@ -76,6 +76,9 @@ class Config:
     #: Per client address: generous enough for an office behind one NAT.
     IDP_LOCKOUT_IP_THRESHOLD = _int("IDP_LOCKOUT_IP_THRESHOLD", 50)
 
+    #: Second-factor tries per sign-in attempt; then the sign-in starts over from the password.
+    IDP_MFA_MAX_ATTEMPTS = _int("IDP_MFA_MAX_ATTEMPTS", 3)
+
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     SESSION_COOKIE_NAME = "idp_session"

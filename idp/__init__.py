@@ -32,6 +32,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_object(Config)
     app.config.update(overrides or {})
     settings.finalize(app.config, Path(app.instance_path))
+    if app.config["IDP_TRUSTED_PROXIES"]:
+        # The client address is what the trusted proxies saw, never what a client claims.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["IDP_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     _configure_logging(app)
 
     db.init_app(app)
@@ -49,6 +55,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _init_services(app: Flask) -> None:
     from .keys.keyset import KeyCache
+    from .lockout.policy import Limits
+    from .lockout.regulator import Regulator
     from .oauth import metadata
     from .oauth.server import create_server
     from .security.passwords import Argon2Params, Passwords
@@ -64,6 +72,10 @@ def _init_services(app: Flask) -> None:
         print(f"idp: Redis at {c['REDIS_URL']} is unreachable ({exc}); sign-in will answer 503 until it is up.", file=sys.stderr)
     app.session_interface = RedisSessionInterface(redis_client, c["IDP_SESSION_TTL"])
     app.extensions["idp.keyring"] = c["IDP_KEYRING"]
+    app.extensions["idp.regulator"] = Regulator(
+        Limits(c["IDP_LOCKOUT_THRESHOLD"], c["IDP_LOCKOUT_BASE_SECONDS"], c["IDP_LOCKOUT_MAX_SECONDS"], c["IDP_LOCKOUT_RESET_SECONDS"]),
+        ip_threshold=c["IDP_LOCKOUT_IP_THRESHOLD"],
+    )
     app.extensions["idp.passwords"] = Passwords(
         Argon2Params(c["IDP_ARGON2_MEMORY_KIB"], c["IDP_ARGON2_TIME_COST"], c["IDP_ARGON2_PARALLELISM"]),
         max_concurrent=c["IDP_ARGON2_MAX_CONCURRENT"],

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from . import clock
+from . import audit, clock
 from .authn import acr as acrs
 from .extensions import db
 from .keys import rotation
@@ -126,6 +126,30 @@ def users_create(email: str, password_stdin: bool, name: str | None, admin: bool
     db.session.add(user)
     db.session.commit()
     _emit(as_json, {"id": user.id, "sub": user.subject, "email": email}, f"created {email} (sub {user.subject})")
+
+
+@users.command("unlock")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_unlock(email: str, as_json: bool) -> None:
+    """Forget the account's failed attempts (and its trusted browsers' counters)."""
+    email = normalize_email(email)
+    cleared = current_app.extensions["idp.regulator"].unlock(email)
+    user = db.session.scalar(select(User).where(User.email == email))
+    audit.emit("unlock", user_id=user.id if user else None, via="cli", counters=cleared)
+    db.session.commit()
+    _emit(as_json, {"email": email, "counters_cleared": cleared}, f"unlocked {email}")
+
+
+@users.command("lockout")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_lockout(email: str, as_json: bool) -> None:
+    """Show the account's failed attempts and how long it is locked."""
+    status = current_app.extensions["idp.regulator"].status(normalize_email(email))
+    _emit(as_json, status, f"{status['failures']} recent failures; locked for {status['locked_for']} s")
 
 
 @click.group("keys", help="Signing keys.")

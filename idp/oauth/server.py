@@ -5,7 +5,11 @@ from __future__ import annotations
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import Flask, Response
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Flask, Response, current_app
+
+from ..lockout.regulator import Locked
 
 from ..extensions import db
 from ..models import Client
@@ -39,6 +43,21 @@ class AuthorizationServer(_FlaskServer):
     def save_token(self, token: dict, request) -> None:  # noqa: ANN001
         """Unused: our grants store what they issue in their own transaction."""
 
+    def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
+        """Client secrets are guessable by nobody, but a flood of guesses is still refused:
+        failed client authentications are limited per client_id like sign-ins."""
+        client_id = _presented_client_id(request)
+        if client_id is None:
+            return super().authenticate_client(request, methods, endpoint)
+        regulator = current_app.extensions["idp.regulator"]
+        try:
+            reservation = regulator.reserve_client(client_id)
+        except Locked as locked:
+            raise ClientLocked(locked.retry_after) from None
+        client = super().authenticate_client(request, methods, endpoint)
+        regulator.client_succeeded(reservation)
+        return client
+
     def validate_requested_scope(self, scope: str | None) -> None:
         """RFC 6749 §3.3: scopes we do not know are ignored, not an error; the client's
         allowed scopes then decide (Client.get_allowed_scope)."""
@@ -56,10 +75,33 @@ class AuthorizationServer(_FlaskServer):
         # answers 401 whichever method the client tried.
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
-        if error.error == "invalid_client":
+        if error.error == "invalid_client" and response.status_code != 429:
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Basic realm="idp"'
         return response
+
+
+class ClientLocked(OAuth2Error):
+    error = "invalid_client"
+    status_code = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(description="too many failed client authentications; try again later")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+def _presented_client_id(request) -> str | None:  # noqa: ANN001
+    """The client_id of a request that presents a secret (public clients have none to guess)."""
+    client_id, secret = extract_basic_authorization(request.headers)
+    if client_id and secret:
+        return client_id[:64]
+    form = request.form
+    if form.get("client_id") and form.get("client_secret"):
+        return form["client_id"][:64]
+    return None
 
 
 def create_server(app: Flask) -> AuthorizationServer:

@@ -30,6 +30,8 @@ class RedisSession(CallbackDict, SessionMixin):
         self.sid = sid
         self.modified = False
         self.stale_sid: str | None = None
+        #: Redis could not be read: the request must fail closed (see `require_store`).
+        self.unavailable = False
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its content; the old id stops working."""
@@ -50,13 +52,19 @@ class RedisSessionInterface(SessionInterface):
             return RedisSession()
         try:
             raw = self.redis.get(PREFIX + sid)
-        except ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        except ERRORS:
+            # Raising here would escape Flask's error handlers (the session opens before
+            # dispatch); the request is refused with 503 by `require_store` instead.
+            session = RedisSession(sid=sid)
+            session.unavailable = True
+            return session
         if raw is None:
             return RedisSession()
         return RedisSession(json.loads(raw), sid=sid)
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
+        if session.unavailable:
+            return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -86,3 +94,9 @@ class RedisSessionInterface(SessionInterface):
             domain=domain,
             path=path,
         )
+
+
+def require_store(session: RedisSession) -> None:
+    """Before every request: no session store, no service (fail closed, 503)."""
+    if getattr(session, "unavailable", False):
+        raise StoreUnavailable("the session store is unreachable")

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, auth, errors, headers, oauth, webauthn
+    from . import account, auth, device, errors, headers, oauth, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
@@ -12,3 +12,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(webauthn.bp)
     errors.register(app)
     headers.register(app)
+    device.register(app)

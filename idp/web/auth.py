@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import audit, clock, mfa
 from ..authn.password import InvalidCredentials, authenticate
 from ..authn.policy import AuthState
 from ..authn.steps import Step
 from ..extensions import db
+from ..lockout.regulator import Attempt, Locked, Regulator, Reservation, account_key
 from ..mfa import recovery, totp
-from ..models import User
-from ..store import pending
-from . import flow, session as web_session
+from ..models import TotpFactor, User
+from ..store import counters, pending
+from . import device, flow, session as web_session
 
 bp = Blueprint("auth", __name__)
 
@@ -51,11 +52,17 @@ def login_submit() -> Response | tuple[str, int]:
         return flow.expired()
     email = request.form.get("email", "")[:320]
     password = request.form.get("password", "")[:MAX_FIELD]
+    account = account_key(email)
+    # Reserved before the password is looked at: a locked account, and a correct password
+    # during a lockout, get the same refusal, and nothing is evaluated.
+    try:
+        reservation = _regulator().reserve(Attempt(account=account, ip=client_ip(), device=device.trusted_for(account)))
+    except Locked as locked:
+        return _locked("auth/login.html", locked, flow=current, email=email)
     try:
         user = authenticate(email, password, passwords=current_app.extensions["idp.passwords"])
     except InvalidCredentials:
-        audit.emit("login.failed", ip=client_ip(), factor="pwd", email=email.strip().lower()[:320])
-        db.session.commit()
+        failed(reservation, factor="pwd", account=account)
         page = render_template("auth/login.html", flow=current, email=email, error="Incorrect email or password.")
         return page, 401
     now = clock.now()
@@ -69,9 +76,32 @@ def login_submit() -> Response | tuple[str, int]:
         state = AuthState(user_id=user.id, sid="")
     outcome = flow.evaluate(current, user, state.with_factor("pwd", now))
     if isinstance(outcome, Step) and outcome.kind == "second_factor":
+        _regulator().succeeded(reservation, complete=False)
         return flow.go_to_step(current, outcome, user, pwd_at=now)
+    _regulator().succeeded(reservation, complete=True)
+    device.trust(account)
     web_session.record_factor(user, "pwd")
     return _onward(current)
+
+
+def _regulator() -> Regulator:
+    return current_app.extensions["idp.regulator"]
+
+
+def _locked(template: str, locked: Locked, **context) -> tuple[str, int, dict]:
+    """429 with Retry-After (RFC 6585 §4), and the page says when to try again."""
+    error = f"Too many attempts. Try again in {locked.retry_after} second{'s' if locked.retry_after != 1 else ''}."
+    return render_template(template, error=error, **context), 429, {"Retry-After": str(locked.retry_after)}
+
+
+def failed(reservation: Reservation, *, factor: str, user_id: int | None = None, **detail: str) -> None:
+    """A wrong credential: its reservation stays counted; a counter that reaches its
+    threshold with it is a lockout, which the audit log records."""
+    db.session.rollback()
+    audit.emit("login.failed", user_id=user_id, ip=client_ip(), factor=factor, **detail)
+    for key in reservation.reached_lock():
+        audit.emit("lockout", user_id=user_id, ip=client_ip(), counter=key.split(":")[0], factor=factor)
+    db.session.commit()
 
 
 def _onward(current: flow.Flow) -> Response:
@@ -105,12 +135,16 @@ def pending_sign_in(current: flow.Flow) -> tuple[dict, User] | tuple[None, None]
     return record, user
 
 
+def _mfa_context(record: dict, user: User) -> dict:
+    return {
+        "methods": record["methods"],
+        "has_totp": db.session.query(TotpFactor.id).filter_by(user_id=user.id).first() is not None,
+        "recovery_left": mfa.recovery_codes_left(user.id),
+    }
+
+
 def _mfa_page(current: flow.Flow, record: dict, user: User, error: str | None = None, status: int = 200):
-    page = render_template(
-        "auth/mfa.html", flow=current, methods=record["methods"], error=error,
-        has_totp="otp" in mfa.enrolled(user.id), recovery_left=mfa.recovery_codes_left(user.id),
-    )
-    return page, status
+    return render_template("auth/mfa.html", flow=current, error=error, **_mfa_context(record, user)), status
 
 
 @bp.get("/login/mfa", endpoint="mfa")
@@ -132,6 +166,12 @@ def mfa_submit() -> Response | tuple[str, int]:
     record, user = pending_sign_in(current) if current else (None, None)
     if record is None:
         return flow.expired()
+    guard = second_factor_guard(user)
+    if isinstance(guard, Locked):
+        context = _mfa_context(record, user)
+        return _locked("auth/mfa.html", guard, flow=current, **context)
+    if guard is None:
+        return _start_over(current)
     keyring = current_app.extensions["idp.keyring"]
     code = request.form.get("code", "")[:64]
     recovery_code = request.form.get("recovery_code", "")[:64]
@@ -143,18 +183,47 @@ def mfa_submit() -> Response | tuple[str, int]:
         audit.emit("mfa.recovery_code_used", user_id=user.id, ip=client_ip(),
                    remaining=mfa.recovery_codes_left(user.id))
     if factor is None:
-        db.session.rollback()
-        audit.emit("login.failed", user_id=user.id, ip=client_ip(), factor="otp")
-        db.session.commit()
+        failed(guard, factor="recovery_code" if recovery_code and not code else "otp", user_id=user.id)
         return _mfa_page(current, record, user, error="That code is not valid.", status=401)
-    return complete(current, record, user, {"otp": clock.now()}, factor=factor)
+    return complete(current, record, user, {"otp": clock.now()}, factor=factor, reservation=guard)
 
 
-def complete(current: flow.Flow, record: dict, user: User, factors: dict[str, int], *, factor: str) -> Response:
+def second_factor_guard(user: User) -> Reservation | Locked | None:
+    """Before a second factor is evaluated: the lockout (it counts like a password), then
+    this sign-in's own small budget. None: the budget is spent and the sign-in is dead."""
+    account = account_key(user.email)
+    try:
+        reservation = _regulator().reserve(Attempt(account=account, ip=client_ip(), device=device.trusted_for(account)))
+    except Locked as locked:
+        return locked
+    pending_id = web_session.pending_id() or ""
+    tries = counters.incr_once(f"pending:{pending_id}", pending.TTL)
+    if tries > current_app.config["IDP_MFA_MAX_ATTEMPTS"]:
+        pending.discard(pending_id)
+        audit.emit("login.second_factor_budget_spent", user_id=user.id, ip=client_ip())
+        db.session.commit()
+        return None
+    return reservation
+
+
+def _start_over(current: flow.Flow) -> tuple[str, int]:
+    page = render_template(
+        "oauth/error.html", error="too_many_attempts",
+        description="Too many wrong codes for this sign-in. Start again from the password.",
+        retry_url=url_for("auth.login", flow=current.id) if current.id else url_for("auth.login", next=current.next),
+    )
+    return page, 429
+
+
+def complete(
+    current: flow.Flow, record: dict, user: User, factors: dict[str, int], *, factor: str, reservation: Reservation
+) -> Response:
     """Finish a pending sign-in: the record is used up, the session gets every factor."""
     if pending.take(web_session.pending_id() or "") is None:
         db.session.rollback()
         return flow.expired()
+    _regulator().succeeded(reservation, complete=True)
+    device.trust(account_key(user.email))
     if record["pwd_at"] is not None:
         factors = {"pwd": record["pwd_at"], **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=client_ip(), factor=factor)

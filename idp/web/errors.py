@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..security.passwords import HasherBusy
 from ..store import StoreUnavailable
+from ..store.sessions import require_store
 
 log = logging.getLogger("idp")
 
@@ -35,6 +36,12 @@ def _answer(status: int, error: str, description: str, retry_after: int | None =
 
 
 def register(app: Flask) -> None:
+    def session_store_reachable() -> None:
+        require_store(session)  # type: ignore[arg-type]
+
+    # First of all before_request hooks: before CSRF protection reads the session.
+    app.before_request_funcs.setdefault(None, []).insert(0, session_store_reachable)
+
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Response:
         # Fail closed: without Redis there is no session, lockout or replay protection.

@@ -12,7 +12,9 @@ from ..mfa import webauthn as wa
 from ..models import User, WebAuthnCredential
 from ..store import challenges
 from . import account, flow, session as web_session
-from .auth import client_ip, complete, pending_sign_in
+from ..lockout.regulator import Attempt, Locked, Reservation, account_key
+from . import device
+from .auth import client_ip, complete, failed, pending_sign_in, second_factor_guard
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
@@ -105,16 +107,21 @@ def mfa_verify() -> Response | tuple[Response, int]:
     issued = challenges.take("mfa", web_session.pending_id())
     if issued is None or issued["user_id"] != user.id:
         return _fail("the request expired: try again")
+    guard = second_factor_guard(user)
+    if isinstance(guard, Locked):
+        return _too_many(guard)
+    if guard is None:
+        return _fail("too many failed attempts for this sign-in: start again from the password", 429)
     response = body.get("credential") or {}
     credential = _credential(response, user_id=user.id)
     if credential is None:
-        return _failed_assertion(user, "unknown credential")
-    outcome = _assert(credential, response, issued["challenge"], require_uv=False)
+        return _failed_assertion(user, guard, "unknown credential")
+    outcome = _assert(credential, response, issued["challenge"], guard, require_uv=False)
     if isinstance(outcome, tuple):
         return outcome
     now = clock.now()
     factors = {"hwk": now, **({"user": now} if outcome.user_verified else {})}
-    return _follow(complete(current, record, user, factors, factor="webauthn"))
+    return _follow(complete(current, record, user, factors, factor="webauthn", reservation=guard))
 
 
 def _pending_for(current: flow.Flow | None):  # noqa: ANN202
@@ -142,17 +149,26 @@ def passkey_verify() -> Response | tuple[Response, int]:
     response = body.get("credential") or {}
     credential = _credential(response)
     user = db.session.get(User, credential.user_id) if credential else None
+    account = account_key(user.email) if user else None
+    try:
+        reservation = _regulator().reserve(
+            Attempt(account=account, ip=client_ip(), device=device.trusted_for(account) if account else None)
+        )
+    except Locked as locked:
+        return _too_many(locked)
     if credential is None or user is None or user.disabled:
         audit.emit("login.failed", ip=client_ip(), factor="passkey")
         db.session.commit()
         return _fail("this passkey is not registered here", 401)
-    outcome = _assert(credential, response, issued["challenge"], require_uv=True)
+    outcome = _assert(credential, response, issued["challenge"], reservation, require_uv=True)
     if isinstance(outcome, tuple):
         return outcome
     now = clock.now()
     audit.emit("login.passkey_ok", user_id=user.id, ip=client_ip())
     user.last_login_at = now
     db.session.commit()
+    _regulator().succeeded(reservation, complete=True)
+    device.trust(account)
     web_session.record_factors(user, {"hwk": now, "user": now})
     return jsonify(redirect=flow.continue_url(current))
 
@@ -170,7 +186,7 @@ def _credential(response: dict, user_id: int | None = None) -> WebAuthnCredentia
     return query.first()
 
 
-def _assert(credential: WebAuthnCredential, response: dict, challenge: str, *, require_uv: bool):  # noqa: ANN202
+def _assert(credential: WebAuthnCredential, response: dict, challenge: str, reservation: Reservation, *, require_uv: bool):  # noqa: ANN202
     user = db.session.get(User, credential.user_id)
     try:
         result = wa.verify_assertion(_rp(), response=response, challenge=challenge, credential=credential, require_uv=require_uv)
@@ -184,7 +200,7 @@ def _assert(credential: WebAuthnCredential, response: dict, challenge: str, *, r
                 "copied. It was refused. Use another factor and remove this key from your account.",
                 401,
             )
-        return _failed_assertion(user, str(exc))
+        return _failed_assertion(user, reservation, str(exc))
     # A counting credential's count only moves forward, even when two assertions race.
     guard = WebAuthnCredential.sign_count < result.new_sign_count if result.new_sign_count else True
     moved = db.session.execute(
@@ -193,13 +209,20 @@ def _assert(credential: WebAuthnCredential, response: dict, challenge: str, *, r
         .values(sign_count=result.new_sign_count, last_used_at=clock.now())
     ).rowcount
     if moved != 1:
-        return _failed_assertion(user, "sign count did not move forward")
+        return _failed_assertion(user, reservation, "sign count did not move forward")
     return result
 
 
-def _failed_assertion(user: User, reason: str) -> tuple[Response, int]:
-    db.session.rollback()
-    audit.emit("login.failed", user_id=user.id, ip=client_ip(), factor="hwk", reason=reason[:200])
-    db.session.commit()
+def _failed_assertion(user: User, reservation: Reservation, reason: str) -> tuple[Response, int]:
+    failed(reservation, factor="hwk", user_id=user.id, reason=reason[:200])
     return _fail("the security key could not be verified", 401)
+
+
+def _too_many(locked: Locked) -> tuple[Response, int, dict]:
+    response = jsonify(error=f"Too many attempts. Try again in {locked.retry_after} seconds.")
+    return response, 429, {"Retry-After": str(locked.retry_after)}
+
+
+def _regulator():  # noqa: ANN202
+    return current_app.extensions["idp.regulator"]
 

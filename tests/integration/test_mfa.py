@@ -66,8 +66,12 @@ def test_wrong_code(client, actions, user, spa, secret):
     response = actions.second_factor(mfa, code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
     assert response.status_code == 401
     assert "That code is not valid." in response.get_data(as_text=True)
-    for junk in ("", "abcdef", "1234567", "12345"):
+    for junk in ("abcdef", "1234567"):
         assert actions.second_factor(mfa, code=junk).status_code == 401
+    # Three tries per sign-in attempt: the fourth ends it, even with the right code.
+    spent = actions.second_factor(mfa, code=pyotp.TOTP(secret).at(clock.now()))
+    assert spent.status_code == 429 and "Start again" in spent.get_data(as_text=True)
+    assert actions.second_factor(mfa, code=pyotp.TOTP(secret).at(clock.now())).status_code == 400
 
 
 def test_a_code_is_accepted_once(app, client, actions, user, spa, secret):

@@ -1,0 +1,1 @@
+"""Brute-force protection: exponential lockout per account, per address and per device."""

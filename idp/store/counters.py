@@ -1,0 +1,130 @@
+"""Failure counters for the lockout, in Redis, checked and reserved in one atomic script.
+
+An attempt is counted *before* its credential is verified (a reservation): of 50 guesses
+fired at once, only those that find the counter below the lock get evaluated, whatever the
+number of processes. A success then gives its reservation back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ERRORS, StoreUnavailable, client
+
+PREFIX = "idp:lock:"
+
+# KEYS: counter keys. ARGV: now, ttl, reset, n (#schedule), schedule…, then one threshold per key.
+# Each counter is a hash {f: failures, t: time of the last one}. A key whose quiet period
+# passed counts as empty. If any key is locked, nothing is counted and the longest wait is
+# returned; otherwise every key is incremented.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local reset = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local wait = 0
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local threshold = tonumber(ARGV[4 + n + i])
+  local f = tonumber(redis.call('HGET', key, 'f') or '0')
+  local t = tonumber(redis.call('HGET', key, 't') or '0')
+  if now - t >= reset then f = 0 end
+  counts[i] = f
+  if f >= threshold then
+    local idx = math.min(f - threshold, n - 1)
+    local lock = tonumber(ARGV[5 + idx])
+    if t + lock - now > wait then wait = t + lock - now end
+  end
+end
+if wait > 0 then return {0, wait} end
+local result = {1, 0}
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'f', counts[i] + 1, 't', now)
+  redis.call('EXPIRE', key, ttl)
+  result[#result + 1] = counts[i] + 1
+end
+return result
+"""
+
+_GIVE_BACK = """
+local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+if f > 0 then redis.call('HSET', KEYS[1], 'f', f - 1) end
+return f
+"""
+
+
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(source: str):  # noqa: ANN202
+    redis_client = client()
+    key = (id(redis_client), source)
+    if key not in _scripts:
+        _scripts[key] = redis_client.register_script(source)  # EVALSHA, loaded once
+    return _scripts[key]
+
+
+@dataclass(frozen=True)
+class Counter:
+    failures: int
+    last_failure: int
+
+
+def reserve(keys: list[tuple[str, int]], *, now: int, ttl: int, reset: int, schedule: list[int]) -> tuple[int, list[int]]:
+    """(seconds to wait, []) if locked; (0, new failure counts) if the attempt may proceed."""
+    try:
+        script = _script(_RESERVE)
+        args = [now, ttl, reset, len(schedule), *schedule, *(threshold for _, threshold in keys)]
+        result = script(keys=[PREFIX + k for k, _ in keys], args=args)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    if int(result[0]) == 0:
+        return int(result[1]), []
+    return 0, [int(x) for x in result[2:]]
+
+
+def give_back(key: str) -> None:
+    """Undo one reservation (the attempt succeeded) without forgetting earlier failures."""
+    try:
+        _script(_GIVE_BACK)(keys=[PREFIX + key])
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def clear(*keys: str) -> None:
+    try:
+        if keys:
+            client().delete(*(PREFIX + k for k in keys))
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def clear_prefix(prefix: str) -> int:
+    try:
+        found = list(client().scan_iter(match=PREFIX + prefix + "*", count=500))
+        if found:
+            client().delete(*found)
+        return len(found)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+def read(key: str) -> Counter | None:
+    try:
+        raw = client().hgetall(PREFIX + key)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    if not raw:
+        return None
+    return Counter(failures=int(raw.get(b"f", 0)), last_failure=int(raw.get(b"t", 0)))
+
+
+def incr_once(key: str, ttl: int) -> int:
+    """A plain atomic counter (the tries of one pending sign-in)."""
+    try:
+        pipe = client().pipeline()
+        pipe.incr(PREFIX + key)
+        pipe.expire(PREFIX + key, ttl)
+        return int(pipe.execute()[0])
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc

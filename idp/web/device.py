@@ -1,0 +1,63 @@
+"""Device cookies (OWASP Authentication Cheat Sheet, "device cookies"): a signed cookie
+that a browser gets after a complete sign-in to an account. Attempts from that browser for
+that account are counted on their own, so an attacker elsewhere who exhausts the
+account's counter cannot lock this browser out. It proves nothing about the person: it
+only picks which counter an attempt is charged to."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, Response, current_app, g, request
+from itsdangerous import BadSignature, URLSafeSerializer
+
+COOKIE = "idp_device"
+MAX_ACCOUNTS = 5  # a shared family computer; older accounts fall off
+MAX_AGE = 365 * 86400
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="idp-device")
+
+
+def _read() -> dict | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw or len(raw) > 2048:
+        return None
+    try:
+        data = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("d"), str) or not isinstance(data.get("a"), list):
+        return None
+    return data
+
+
+def trusted_for(account: str) -> str | None:
+    """This browser's device id, if it completed a sign-in to `account` before."""
+    data = _read()
+    return data["d"] if data and account in data["a"] else None
+
+
+def is_new_for(account: str) -> bool:
+    return trusted_for(account) is None
+
+
+def trust(account: str) -> None:
+    """Remember, on the response, that this browser signed in to `account`."""
+    g.idp_trust_account = account
+
+
+def register(app: Flask) -> None:
+    @app.after_request
+    def write_device_cookie(response: Response) -> Response:
+        account = g.pop("idp_trust_account", None)
+        if account is None:
+            return response
+        data = _read() or {"d": secrets.token_urlsafe(16), "a": []}
+        accounts = [a for a in data["a"] if a != account][-(MAX_ACCOUNTS - 1):] + [account]
+        response.set_cookie(
+            COOKIE, _serializer().dumps({"d": data["d"], "a": accounts}), max_age=MAX_AGE,
+            httponly=True, secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax",
+        )
+        return response
