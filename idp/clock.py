@@ -6,3 +6,9 @@ import time
 def now() -> int:
     """Seconds since the epoch, as JWT NumericDate values are."""
     return int(time.time())
+
+
+def now_ms() -> int:
+    """Milliseconds, for the lockout: a one-second lock must last a second, not until the
+    next tick of the wall clock."""
+    return int(time.time() * 1000)

@@ -155,7 +155,7 @@ def _parse_jwks(document: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Any,
     without_kid: list[Any] = []
     for data in keys:
         # RFC 7517 §5: skip keys we cannot use rather than failing the whole set.
-        if not isinstance(data, dict) or "d" in data:  # never trust a set that leaks private keys
+        if not isinstance(data, dict) or "d" in data:  # a private key has no place in a JWKS
             continue
         try:
             key = import_key(data)

@@ -36,7 +36,7 @@ def schedule(limits: Limits) -> list[int]:
         failures += 1
 
 
-def retry_after(failures: int, last_failure: int, now: int, limits: Limits) -> int:
+def retry_after(failures: int, last_failure: float, now: float, limits: Limits) -> float:
     """Seconds until the next attempt is allowed (0: allowed now)."""
     if now - last_failure >= limits.reset:
         return 0

@@ -6,6 +6,7 @@ and under the client address; unknown emails are counted exactly like real ones.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 from .. import clock
@@ -58,17 +59,21 @@ class Regulator:
     def __init__(self, limits: Limits, ip_threshold: int):
         self.limits = limits
         self.ip_threshold = ip_threshold
-        self._schedule = schedule(limits)
+        self._schedule_ms = [seconds * 1000 for seconds in schedule(limits)]
 
     def reserve(self, attempt: Attempt) -> Reservation:
         """Count the attempt before it is evaluated, or raise Locked."""
         keys = attempt.keys(self)
-        wait, counts = counters.reserve(
-            keys, now=clock.now(), ttl=key_ttl(self.limits), reset=self.limits.reset, schedule=self._schedule
+        return Reservation(attempt, keys, self._reserve(keys))
+
+    def _reserve(self, keys: list[tuple[str, int]]) -> list[int]:
+        wait_ms, counts = counters.reserve(
+            keys, now_ms=clock.now_ms(), ttl=key_ttl(self.limits), reset_ms=self.limits.reset * 1000,
+            schedule_ms=self._schedule_ms,
         )
-        if wait:
-            raise Locked(wait)
-        return Reservation(attempt, keys, counts)
+        if wait_ms:
+            raise Locked(-(-wait_ms // 1000))  # Retry-After in whole seconds, rounded up
+        return counts
 
     def succeeded(self, reservation: Reservation, *, complete: bool) -> None:
         """A correct credential. A complete sign-in forgets the account's (or device's)
@@ -87,14 +92,8 @@ class Regulator:
 
     def reserve_client(self, client_id: str) -> Reservation:
         """Client authentication at the token endpoint, limited per client_id."""
-        attempt = Attempt(account=None, ip="")
         keys = [(f"client:{client_id}", self.limits.threshold)]
-        wait, counts = counters.reserve(
-            keys, now=clock.now(), ttl=key_ttl(self.limits), reset=self.limits.reset, schedule=self._schedule
-        )
-        if wait:
-            raise Locked(wait)
-        return Reservation(attempt, keys, counts)
+        return Reservation(Attempt(account=None, ip=""), keys, self._reserve(keys))
 
     def client_succeeded(self, reservation: Reservation) -> None:
         counters.clear(*(key for key, _ in reservation.keys))
@@ -102,9 +101,9 @@ class Regulator:
     def status(self, email: str) -> dict:
         """What an admin sees: failures in the current window and the wait, if locked."""
         counter = counters.read(f"acct:{account_key(email)}")
-        if counter is None:
+        now = clock.now_ms() / 1000
+        if counter is None or now - counter.last_failure / 1000 >= self.limits.reset:
             return {"failures": 0, "locked_for": 0}
-        wait = retry_after(counter.failures, counter.last_failure, clock.now(), self.limits)
-        if clock.now() - counter.last_failure >= self.limits.reset:
-            return {"failures": 0, "locked_for": 0}
-        return {"failures": counter.failures, "locked_for": wait, "last_failure": counter.last_failure}
+        last = counter.last_failure / 1000
+        wait = retry_after(counter.failures, last, now, self.limits)
+        return {"failures": counter.failures, "locked_for": math.ceil(wait), "last_failure": int(last)}

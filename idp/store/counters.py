@@ -13,8 +13,8 @@ from . import ERRORS, StoreUnavailable, client
 
 PREFIX = "idp:lock:"
 
-# KEYS: counter keys. ARGV: now, ttl, reset, n (#schedule), schedule…, then one threshold per key.
-# Each counter is a hash {f: failures, t: time of the last one}. A key whose quiet period
+# KEYS: counter keys. ARGV: now, ttl (s), reset, n (#schedule), schedule…, then one threshold
+# per key; times in milliseconds. Each counter is a hash {f: failures, t: time of the last one}. A key whose quiet period
 # passed counts as empty. If any key is locked, nothing is counted and the longest wait is
 # returned; otherwise every key is incremented.
 _RESERVE = """
@@ -70,11 +70,13 @@ class Counter:
     last_failure: int
 
 
-def reserve(keys: list[tuple[str, int]], *, now: int, ttl: int, reset: int, schedule: list[int]) -> tuple[int, list[int]]:
-    """(seconds to wait, []) if locked; (0, new failure counts) if the attempt may proceed."""
+def reserve(
+    keys: list[tuple[str, int]], *, now_ms: int, ttl: int, reset_ms: int, schedule_ms: list[int]
+) -> tuple[int, list[int]]:
+    """(milliseconds to wait, []) if locked; (0, new failure counts) if the attempt may go on."""
     try:
         script = _script(_RESERVE)
-        args = [now, ttl, reset, len(schedule), *schedule, *(threshold for _, threshold in keys)]
+        args = [now_ms, ttl, reset_ms, len(schedule_ms), *schedule_ms, *(threshold for _, threshold in keys)]
         result = script(keys=[PREFIX + k for k, _ in keys], args=args)
     except ERRORS as exc:
         raise StoreUnavailable(str(exc)) from exc

@@ -7,6 +7,7 @@ so that `regenerate()` gives a new id at sign-in (no session fixation).
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -15,6 +16,8 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from . import ERRORS, StoreUnavailable
+
+log = logging.getLogger("idp")
 
 PREFIX = "idp:session:"
 #: An anonymous session (a CSRF token before sign-in) does not need to live long.
@@ -83,7 +86,10 @@ class RedisSessionInterface(SessionInterface):
                 session.sid = secrets.token_urlsafe(32)
             self.redis.set(PREFIX + session.sid, json.dumps(dict(session)), ex=ttl)
         except ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            # Too late to change the answer (it is usually the 503 of the same outage): the
+            # browser gets no cookie, so nothing points at a session that does not exist.
+            log.error("session not saved, redis unavailable: %s", exc)
+            return
         response.set_cookie(
             name,
             session.sid,

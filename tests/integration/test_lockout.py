@@ -29,6 +29,7 @@ class Clock:
     def __init__(self, monkeypatch):
         self.now = clock.now()
         monkeypatch.setattr(clock, "now", lambda: self.now)
+        monkeypatch.setattr(clock, "now_ms", lambda: self.now * 1000)
 
     def advance(self, seconds):
         self.now += seconds
