@@ -9,19 +9,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
-from . import settings, store
-from .extensions import csrf, db, migrate
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("idp")
 
+# The web stack is imported inside create_app: a resource server that only imports
+# idp.resource does not load Flask-SQLAlchemy, Redis or the provider's models.
+
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     from config import Config
+
+    from . import settings
+    from .extensions import csrf, db, migrate
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
 
     app = Flask(
         "idp",
@@ -54,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_services(app: Flask) -> None:
+    from . import store
     from .keys.keyset import KeyCache
     from .lockout.policy import Limits
     from .lockout.regulator import Regulator
@@ -93,7 +105,6 @@ def _configure_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
     """SQLite: wait for a writer instead of failing, and let readers run beside it."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):

@@ -160,6 +160,11 @@ def passkey_verify() -> Response | tuple[Response, int]:
         audit.emit("login.failed", ip=client_ip(), factor="passkey")
         db.session.commit()
         return _fail("this passkey is not registered here", 401)
+    if not credential.is_passkey:
+        # Registered as a second factor: it was never meant to stand in for the password.
+        audit.emit("login.failed", user_id=user.id, ip=client_ip(), factor="passkey", reason="not a passkey")
+        db.session.commit()
+        return _fail("this security key is set up as a second factor, not as a passkey: sign in with your password", 401)
     outcome = _assert(credential, response, issued["challenge"], reservation, require_uv=True)
     if isinstance(outcome, tuple):
         return outcome
