@@ -36,6 +36,8 @@ class Config:
     IDP_DATA_KEYS = os.environ.get("IDP_DATA_KEYS") or None
     #: SMTP server for mail; unset: mail goes to the log and instance/outbox/.
     IDP_SMTP_URL = os.environ.get("IDP_SMTP_URL") or None
+    #: The sender of invitations and security notices.
+    IDP_MAIL_FROM = os.environ.get("IDP_MAIL_FROM", "idp@localhost")
     #: How many reverse proxies' X-Forwarded-For hops to trust (0: the socket address).
     IDP_TRUSTED_PROXIES = _int("IDP_TRUSTED_PROXIES", 0)
 
@@ -46,6 +48,8 @@ class Config:
     IDP_REFRESH_TOKEN_TTL = _int("IDP_REFRESH_TOKEN_TTL", 2592000)
     IDP_SESSION_TTL = _int("IDP_SESSION_TTL", 43200)
     IDP_INVITE_TTL = _int("IDP_INVITE_TTL", 259200)
+    #: A forgotten-password link lives this long.
+    IDP_RESET_TTL = _int("IDP_RESET_TTL", 1800)
     #: How recent a second factor must be to change factors or the password (step-up).
     IDP_STEP_UP_MAX_AGE = _int("IDP_STEP_UP_MAX_AGE", 300)
     #: The name authenticator apps show next to the account. Default: the issuer's host.

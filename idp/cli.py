@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from typing import Any
 
@@ -12,16 +11,14 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from . import audit, clock
+from . import accounts, audit, mail
+from . import clients as client_registry
+from .authn.password_policy import WeakPassword, check
 from .authn import acr as acrs
 from .extensions import db
 from .keys import rotation
-from .models import Client, SigningKey, User
+from .models import SigningKey, User
 from .models.user import normalize_email
-from .security.tokens import random_token, token_hash
-
-DEFAULT_SCOPE = "openid profile email offline_access"
-
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(data) if as_json else text)
@@ -43,55 +40,24 @@ def clients() -> None:
 @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
 @click.option("--public", is_flag=True, help="A browser or native app: no secret, PKCE only.")
 @click.option("--min-acr", type=click.Choice(acrs.LEVELS))
-@click.option("--scope", default=DEFAULT_SCOPE, show_default=True)
+@click.option("--scope", default=client_registry.DEFAULT_SCOPE, show_default=True)
 @click.option("--refresh-grace-seconds", type=click.IntRange(0, 60), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, as_json) -> None:  # noqa: ANN001
-    for uri in (*redirect_uris, *logout_uris):
-        problem = redirect_uri_problem(uri)
-        if problem:
-            _fail(f"{uri}: {problem}")
-    secret = None if public else random_token(32)
-    client = Client(
-        client_id=secrets.token_urlsafe(16),
-        client_secret_hash=token_hash(secret) if secret else None,
-        name=name,
-        redirect_uris=list(redirect_uris),
-        post_logout_redirect_uris=list(logout_uris),
-        scope=" ".join(dict.fromkeys(scope.split())),
-        is_public=public,
-        min_acr=min_acr,
-        refresh_grace_seconds=refresh_grace_seconds,
-        created_at=clock.now(),
-    )
-    db.session.add(client)
+    try:
+        client, secret = client_registry.create(
+            name=name, redirect_uris=list(redirect_uris), logout_uris=list(logout_uris), public=public,
+            min_acr=min_acr, scope=scope, refresh_grace_seconds=refresh_grace_seconds,
+        )
+    except client_registry.ClientError as exc:
+        _fail(str(exc))
     db.session.commit()
     data = {"client_id": client.client_id}
     if secret:
         data["client_secret"] = secret
     text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}  (shown once)" if secret else "")
     _emit(as_json, data, text)
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """RFC 6749 §3.1.2: absolute, no fragment; https except for loopback (RFC 8252 §7.3)
-    and private-use schemes of native apps."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "not a URL"
-    if not parts.scheme or parts.fragment or "#" in uri:
-        return "must be an absolute URI without a fragment"
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-        return "http is only allowed for localhost"
-    if parts.scheme in ("http", "https") and not parts.hostname:
-        return "has no host"
-    if parts.scheme in ("javascript", "data", "file", "vbscript"):
-        return "scheme not allowed"
-    return None
 
 
 @click.group("users", help="Manage people.")
@@ -104,28 +70,82 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
 @click.option("--name")
 @click.option("--admin", is_flag=True)
+@click.option("--require-mfa", is_flag=True, help="Every sign-in needs a second factor (enrolled at the first).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def users_create(email: str, password_stdin: bool, name: str | None, admin: bool, as_json: bool) -> None:
+def users_create(email: str, password_stdin: bool, name: str | None, admin: bool, require_mfa: bool, as_json: bool) -> None:
+    """An active account without an invitation, for bootstrap and automation."""
     password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        _fail("no password on standard input")
-    email = normalize_email(email)
-    if "@" not in email:
-        _fail("not an email address")
-    if db.session.scalar(select(User).where(User.email == email)) is not None:
-        _fail(f"{email} already has an account")
-    user = User(
-        subject=secrets.token_urlsafe(16),
-        email=email,
-        name=name,
-        password_hash=current_app.extensions["idp.passwords"].hash(password),
-        is_admin=admin,
-        created_at=clock.now(),
-    )
-    db.session.add(user)
+    try:
+        email = accounts.valid_email(email)
+        if accounts.find_user(email) is not None:
+            raise accounts.AccountError(f"{email} already has an account")
+        check(password, second_factor_required=require_mfa, email=email, name=name)
+        user = accounts.new_user(email, password, passwords=current_app.extensions["idp.passwords"],
+                                 name=name, is_admin=admin, mfa_required=require_mfa)
+    except (accounts.AccountError, WeakPassword) as exc:
+        _fail(str(exc))
+    audit.emit("user.created", user_id=user.id, via="cli", admin=admin)
     db.session.commit()
     _emit(as_json, {"id": user.id, "sub": user.subject, "email": email}, f"created {email} (sub {user.subject})")
+
+
+@users.command("invite")
+@click.argument("email")
+@click.option("--admin", is_flag=True)
+@click.option("--require-mfa", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_invite(email: str, admin: bool, require_mfa: bool, as_json: bool) -> None:
+    """Invite a person by email (the link is printed and mailed)."""
+    try:
+        link = accounts.invite(email, actor=None, is_admin=admin, require_mfa=require_mfa)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    except mail.MailError as exc:
+        _fail(f"the invitation was not sent: {exc}")
+    db.session.commit()
+    _emit(as_json, {"invite_url": link.url, "expires_at": link.expires_at},
+          f"invitation for {normalize_email(email)}: {link.url}")
+
+
+def _user_or_fail(email: str) -> User:
+    user = accounts.find_user(email)
+    if user is None:
+        _fail(f"no account for {normalize_email(email)}")
+    return user
+
+
+@users.command("disable")
+@click.argument("email")
+@with_appcontext
+def users_disable(email: str) -> None:
+    """Disable an account: its sessions end and its refresh tokens are revoked at once."""
+    try:
+        accounts.disable(_user_or_fail(email), actor=None)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"disabled {normalize_email(email)}")
+
+
+@users.command("enable")
+@click.argument("email")
+@with_appcontext
+def users_enable(email: str) -> None:
+    accounts.enable(_user_or_fail(email), actor=None)
+    db.session.commit()
+    click.echo(f"enabled {normalize_email(email)}")
+
+
+@users.command("reset-mfa")
+@click.argument("email")
+@with_appcontext
+def users_reset_mfa(email: str) -> None:
+    """Remove every second factor; the person enrols again at the next sign-in."""
+    accounts.reset_mfa(_user_or_fail(email), actor=None)
+    db.session.commit()
+    click.echo(f"second factors of {normalize_email(email)} removed; enrolment at next sign-in")
 
 
 @users.command("unlock")
@@ -163,11 +183,8 @@ def keys() -> None:
 @with_appcontext
 def keys_rotate(alg: str | None, as_json: bool) -> None:
     alg = alg or current_app.config["IDP_SIGNING_ALG"]
-    keyring = current_app.extensions["idp.keyring"]
-    rotation.ensure_keys(alg, keyring)
-    db.session.flush()
-    active = rotation.rotate(alg, keyring)
-    rotation.purge_retired(current_app.config["IDP_KEY_RETIRED_GRACE"])
+    active = rotation.rotate_now(alg, current_app.extensions["idp.keyring"], current_app.config["IDP_KEY_RETIRED_GRACE"])
+    audit.emit("keys.rotated", alg=alg, kid=active.kid, via="cli")
     db.session.commit()
     _emit(as_json, {"kid": active.kid, "alg": alg}, f"{alg} key {active.kid} is now active")
 

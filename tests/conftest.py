@@ -19,6 +19,7 @@ from tests.helpers import Actions, make_client, make_user
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 _TMP = Path(tempfile.mkdtemp(prefix="idp-test-"))
+os.environ.setdefault("IDP_INSTANCE_PATH", str(_TMP / "instance"))  # the outbox of mail, for one
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"
 
 TEST_CONFIG = {

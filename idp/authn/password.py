@@ -6,6 +6,7 @@ from ..extensions import db
 from ..models import User
 from ..models.user import normalize_email
 from ..security.passwords import Passwords
+from .password_policy import normalize
 
 
 class InvalidCredentials(Exception):
@@ -19,10 +20,10 @@ def authenticate(email: str, password: str, *, passwords: Passwords) -> User:
     which part was wrong (OWASP Authentication Cheat Sheet, "Authentication Responses").
     """
     user = db.session.query(User).filter_by(email=normalize_email(email)).first() if email else None
-    ok = passwords.verify(user.password_hash if user else None, password)
+    ok = passwords.verify(user.password_hash if user else None, normalize(password))
     if not ok or user is None or not user.can_sign_in:
         raise InvalidCredentials()
     if passwords.needs_rehash(user.password_hash):
         # Parameters changed since this hash was made: upgrade it while we know the password.
-        user.password_hash = passwords.hash(password)
+        user.password_hash = passwords.hash(normalize(password))
     return user

@@ -90,3 +90,12 @@ def purge_retired(grace_seconds: int) -> int:
     for row in rows:
         db.session.delete(row)
     return len(rows)
+
+
+def rotate_now(alg: str, keyring: KeyRing, retired_grace: int) -> SigningKey:
+    """What an operator means by "rotate": make sure the keys exist, rotate, tidy up."""
+    ensure_keys(alg, keyring)
+    db.session.flush()
+    active = rotate(alg, keyring)
+    purge_retired(retired_grace)
+    return active

@@ -1,11 +1,12 @@
 """SQLAlchemy models. The schema itself comes from the Alembic migrations in migrations/."""
 
+from .invitation import Invitation, PasswordReset
 from .keys import SigningKey
 from .mfa import AuditEvent, RecoveryCode, TotpFactor, WebAuthnCredential
 from .oauth import AuthorizationCode, Client, Grant, RefreshToken
 from .user import User
 
 __all__ = [
-    "AuditEvent", "AuthorizationCode", "Client", "Grant", "RecoveryCode", "RefreshToken",
+    "AuditEvent", "AuthorizationCode", "Client", "Grant", "Invitation", "PasswordReset", "RecoveryCode", "RefreshToken",
     "SigningKey", "TotpFactor", "User", "WebAuthnCredential",
 ]

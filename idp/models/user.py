@@ -25,6 +25,8 @@ class User(db.Model):
     #: Account policy: every sign-in needs a second factor, enrolled at the first one if need be.
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Sessions with a factor verified before this moment are over (disable, password reset).
+    sessions_revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     last_login_at: Mapped[int | None] = mapped_column(BigInteger)
 
     @property

@@ -4,12 +4,14 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, auth, device, errors, headers, oauth, webauthn
+    from . import account, admin, auth, device, errors, headers, oauth, onboarding, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(webauthn.bp)
+    app.register_blueprint(onboarding.bp)
+    app.register_blueprint(admin.bp)
     errors.register(app)
     headers.register(app)
     device.register(app)

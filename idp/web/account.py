@@ -9,7 +9,8 @@ from __future__ import annotations
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import audit, clock, mfa
+from .. import accounts, audit, clock, mfa
+from ..authn.password_policy import WeakPassword
 from ..authn.policy import AuthState
 from ..authn.steps import Step
 from ..extensions import db
@@ -196,6 +197,29 @@ def recovery_regenerate() -> Response | str:
     audit.emit("mfa.recovery_codes_regenerated", user_id=user.id, ip=client_ip())
     db.session.commit()
     return render_template("account/recovery_codes.html", codes=codes, continue_url=url_for("account.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Response | str | tuple[str, int]:
+    who = signed_in()
+    if isinstance(who, Response):
+        return who
+    user, state = who
+    if not fresh_enough(user, state):
+        return step_up(user, "/account/password")
+    if request.method == "GET":
+        return render_template("account/password.html")
+    new = request.form.get("password", "")[:1024]
+    if new != request.form.get("password_confirm", "")[:1024]:
+        return render_template("account/password.html", error="The two new passwords differ."), 400
+    try:
+        accounts.change_password(user, request.form.get("current_password", "")[:1024], new,
+                                 passwords=current_app.extensions["idp.passwords"], ip=client_ip())
+    except (accounts.AccountError, WeakPassword) as exc:
+        db.session.rollback()
+        return render_template("account/password.html", error=str(exc)), 400
+    db.session.commit()
+    return redirect(url_for("account.index", done="password changed"), code=303)
 
 
 @bp.post("/sign-out")

@@ -79,7 +79,7 @@ def login_submit() -> Response | tuple[str, int]:
         _regulator().succeeded(reservation, complete=False)
         return flow.go_to_step(current, outcome, user, pwd_at=now)
     _regulator().succeeded(reservation, complete=True)
-    device.trust(account)
+    device.signed_in(user, account)
     web_session.record_factor(user, "pwd")
     return _onward(current)
 
@@ -132,7 +132,7 @@ def pending_sign_in(current: flow.Flow) -> tuple[dict, User] | tuple[None, None]
         _, state = web_session.current_user()
         if state is None or state.user_id != user.id:
             return None, None
-    return record, user
+    return record, user  # "login": after the password; "reset": after a mailed reset link
 
 
 def _mfa_context(record: dict, user: User) -> dict:
@@ -223,10 +223,13 @@ def complete(
         db.session.rollback()
         return flow.expired()
     _regulator().succeeded(reservation, complete=True)
-    device.trust(account_key(user.email))
+    device.signed_in(user, account_key(user.email))
     if record["pwd_at"] is not None:
         factors = {"pwd": record["pwd_at"], **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=client_ip(), factor=factor)
     db.session.commit()
     web_session.record_factors(user, factors)
+    if record["purpose"] == "reset":
+        # Back to the reset page, which now finds the second factor it asked for.
+        return redirect(flow.safe_next(record["next"]), code=303)
     return _onward(current)

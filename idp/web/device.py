@@ -7,9 +7,14 @@ only picks which counter an attempt is charged to."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
+
+if TYPE_CHECKING:
+    from ..models import User
 
 COOKIE = "idp_device"
 MAX_ACCOUNTS = 5  # a shared family computer; older accounts fall off
@@ -43,9 +48,29 @@ def is_new_for(account: str) -> bool:
     return trusted_for(account) is None
 
 
-def trust(account: str) -> None:
-    """Remember, on the response, that this browser signed in to `account`."""
+def signed_in(user: "User", account: str) -> None:
+    """A complete sign-in from this browser: tell the person if the browser is new to the
+    account (as Cognito's advanced security does), and remember it on the response."""
+    if is_new_for(account):
+        _notify_new_device(user)
     g.idp_trust_account = account
+
+
+def _notify_new_device(user: "User") -> None:
+    from .. import mail
+
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    agent = (request.user_agent.string or "an unknown browser")[:200]
+    body = (
+        f"Your account at {current_app.config['IDP_ISSUER']} was signed in to from a browser it had\n"
+        f"not seen before.\n\n    When:    {when}\n    Address: {request.remote_addr}\n    Browser: {agent}\n\n"
+        "If this was you, there is nothing to do. If not, change your password and review your\n"
+        "second factors on your account page at once.\n"
+    )
+    try:
+        mail.send(user.email, "New sign-in to your account", body)
+    except mail.MailError:
+        pass  # logged by mail; a notice must not block the sign-in
 
 
 def register(app: Flask) -> None:

@@ -33,9 +33,12 @@ class Flow:
     next: str = "/account"
 
 
+SAFE_NEXT = ("/account", "/admin", "/password/reset/")
+
+
 def safe_next(path: str | None) -> str:
-    """Only our own account pages: `next` must never become an open redirect."""
-    if path and path.startswith("/account") and "//" not in path and "\\" not in path:
+    """Only our own pages: `next` must never become an open redirect."""
+    if path and path.startswith(SAFE_NEXT) and "//" not in path and "\\" not in path and ".." not in path:
         return path
     return "/account"
 
@@ -105,7 +108,7 @@ def proceed(flow: Flow) -> Response:
     return go_to_step(flow, outcome, user)
 
 
-def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None = None) -> Response:
+def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None = None, purpose: str | None = None) -> Response:
     """Redirect to the page for `step` (303 after a POST: never re-send credentials)."""
     code = 303 if request.method == "POST" else 302
     if step.kind == "password":
@@ -114,7 +117,7 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None 
         return redirect(url_for("account.setup", **_where(flow)), code=code)
     record = {
         "user_id": user.id,
-        "purpose": "login" if pwd_at is not None else "step_up",
+        "purpose": purpose or ("login" if pwd_at is not None else "step_up"),
         "pwd_at": pwd_at,
         "flow": flow.id,
         "next": flow.next if flow.id is None else None,

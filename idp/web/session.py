@@ -7,6 +7,7 @@ import secrets
 from flask import session
 
 from .. import clock
+from ..authn.acr import level as acr_level
 from ..authn.policy import AuthState
 from ..extensions import db
 from ..models import User
@@ -22,9 +23,14 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
     if state is None:
         return None, None
     user = db.session.get(User, state.user_id)
-    if user is None or user.disabled:
+    revoked = user is not None and user.sessions_revoked_at is not None and (
+        min(state.factors.values(), default=0) < user.sessions_revoked_at
+    )
+    if user is None or user.disabled or revoked:
         session.pop("auth", None)
         return None, None
+    if acr_level(state.factors) is None:
+        return None, None  # a second factor alone (mid password reset) is no sign-in
     return user, state
 
 

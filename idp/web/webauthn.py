@@ -173,7 +173,7 @@ def passkey_verify() -> Response | tuple[Response, int]:
     user.last_login_at = now
     db.session.commit()
     _regulator().succeeded(reservation, complete=True)
-    device.trust(account)
+    device.signed_in(user, account)
     web_session.record_factors(user, {"hwk": now, "user": now})
     return jsonify(redirect=flow.continue_url(current))
 

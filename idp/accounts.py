@@ -1,0 +1,245 @@
+"""Managing people: invitations, the accounts they become, and what admins do to them.
+
+The command line and the admin console call the same functions. They add to the session
+and audit; the caller commits once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from . import audit, clock, mail
+from .authn.password_policy import check, normalize
+from .extensions import db
+from .mfa import recovery
+from .models import Invitation, PasswordReset, TotpFactor, User, WebAuthnCredential
+from .models.user import normalize_email
+from .oauth import revocation
+from .security.tokens import random_token, token_hash
+
+
+class AccountError(ValueError):
+    """A refusal to show as is (to an admin, or on the invitation page)."""
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    url: str
+    expires_at: int
+
+
+def _issuer() -> str:
+    return current_app.config["IDP_ISSUER"]
+
+
+def valid_email(email: str) -> str:
+    email = normalize_email(email)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+        raise AccountError(f"{email!r} is not an email address")
+    return email
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+# --- invitations --------------------------------------------------------------------------
+
+def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False) -> IssuedLink:
+    email = valid_email(email)
+    if find_user(email) is not None:
+        raise AccountError(f"{email} already has an account")
+    now = clock.now()
+    # One live invitation per address: a new one replaces any earlier one.
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.email == email, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token = random_token(32)
+    row = Invitation(
+        email=email, token_hash=token_hash(token), invited_by=actor.id if actor else None,
+        is_admin=is_admin, require_mfa=require_mfa, created_at=now,
+        expires_at=now + current_app.config["IDP_INVITE_TTL"],
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.emit("invitation.sent", actor_id=actor.id if actor else None, email=email, admin=is_admin, require_mfa=require_mfa)
+    return _send_invitation(row, token, actor)
+
+
+def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
+    """A new link for the same invitation (only the hash was kept: the old link dies)."""
+    row = db.session.get(Invitation, invitation_id)
+    if row is None or row.state(clock.now()) in ("used", "revoked"):
+        raise AccountError("this invitation can no longer be sent")
+    token = random_token(32)
+    row.token_hash = token_hash(token)
+    row.expires_at = clock.now() + current_app.config["IDP_INVITE_TTL"]
+    audit.emit("invitation.resent", actor_id=actor.id if actor else None, email=row.email)
+    return _send_invitation(row, token, actor)
+
+
+def revoke_invitation(invitation_id: int, *, actor: User | None) -> None:
+    row = db.session.get(Invitation, invitation_id)
+    if row is None or row.used_at is not None:
+        raise AccountError("this invitation cannot be revoked")
+    row.revoked_at = row.revoked_at or clock.now()
+    audit.emit("invitation.revoked", actor_id=actor.id if actor else None, email=row.email)
+
+
+def _send_invitation(row: Invitation, token: str, actor: User | None) -> IssuedLink:
+    url = f"{_issuer()}/invite/{token}"
+    row.sent_at = clock.now()
+    inviter = f"{actor.name or actor.email}" if actor else "An administrator"
+    body = (
+        f"{inviter} invited you to an account at {_issuer()}.\n\n"
+        f"Open this link to choose your password:\n\n    {url}\n\n"
+        f"The link works once and expires in {current_app.config['IDP_INVITE_TTL'] // 3600} hours.\n"
+        "If you did not expect this, ignore this message.\n"
+    )
+    mail.send(row.email, "You are invited", body)
+    return IssuedLink(url, row.expires_at)
+
+
+def invitation_for(token: str) -> tuple[Invitation | None, str]:
+    """The invitation of a link and its state (pending, used, expired, revoked, unknown)."""
+    row = db.session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    if row is None:
+        return None, "unknown"
+    return row, row.state(clock.now())
+
+
+def complete_invitation(token: str, password: str, *, name: str | None, passwords) -> User:  # noqa: ANN001
+    """Create the account: the only way one comes to exist besides `idp users create`."""
+    row, state = invitation_for(token)
+    if row is None or state != "pending":
+        raise AccountError("This invitation link is not valid any more.")
+    normalized = check(password, second_factor_required=row.require_mfa, email=row.email, name=name)
+    # Taking the invitation is one conditional UPDATE: two tabs submitting at once create
+    # one account.
+    taken = db.session.execute(
+        update(Invitation).where(Invitation.id == row.id, Invitation.used_at.is_(None)).values(used_at=clock.now())
+    ).rowcount
+    if taken != 1 or find_user(row.email) is not None:
+        raise AccountError("This invitation link is not valid any more.")
+    user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email)
+    return user
+
+
+def new_user(email: str, password: str, *, passwords, name: str | None = None, is_admin: bool = False,  # noqa: ANN001
+             mfa_required: bool = False) -> User:
+    user = User(
+        subject=secrets.token_urlsafe(16), email=valid_email(email), name=(name or "").strip()[:200] or None,
+        password_hash=passwords.hash(normalize(password)), is_admin=is_admin, mfa_required=mfa_required,
+        created_at=clock.now(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+# --- what admins do -----------------------------------------------------------------------
+
+def disable(user: User, *, actor: User | None) -> None:
+    """Ends their sessions and revokes their refresh tokens at once."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("you cannot disable yourself")
+    if user.is_admin and _admins() <= 1:
+        raise AccountError("this is the last admin")
+    user.disabled = True
+    user.sessions_revoked_at = clock.now()
+    revocation.revoke_user_grants(user.id, reason="disabled")
+    audit.emit("user.disabled", user_id=user.id, actor_id=actor.id if actor else None)
+
+
+def enable(user: User, *, actor: User | None) -> None:
+    user.disabled = False
+    audit.emit("user.enabled", user_id=user.id, actor_id=actor.id if actor else None)
+
+
+def reset_mfa(user: User, *, actor: User | None) -> None:
+    """Lost authenticators: every second factor goes; the person enrols again at the next
+    sign-in (their account requires one from now on)."""
+    db.session.query(TotpFactor).filter_by(user_id=user.id).delete()
+    db.session.query(WebAuthnCredential).filter_by(user_id=user.id).delete()
+    recovery.discard(user.id)
+    user.mfa_required = True
+    user.sessions_revoked_at = clock.now()
+    revocation.revoke_user_grants(user.id, reason="mfa_reset")
+    audit.emit("mfa.reset", user_id=user.id, actor_id=actor.id if actor else None)
+
+
+def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:
+    if not is_admin and user.is_admin and _admins() <= 1:
+        raise AccountError("this is the last admin")
+    user.is_admin = is_admin
+    audit.emit("user.promoted" if is_admin else "user.demoted", user_id=user.id, actor_id=actor.id if actor else None)
+
+
+def _admins() -> int:
+    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin, User.disabled.is_(False))) or 0
+
+
+# --- forgotten password ------------------------------------------------------------------
+
+def request_password_reset(email: str, *, ip: str) -> None:
+    """Mail a reset link if the account exists; the caller answers the same either way."""
+    user = find_user(email) if "@" in email else None
+    if user is None or user.disabled:
+        audit.emit("password.reset_requested", ip=ip, known=False)
+        return
+    token = random_token(32)
+    now = clock.now()
+    db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
+                                 expires_at=now + current_app.config["IDP_RESET_TTL"]))
+    audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True)
+    minutes = current_app.config["IDP_RESET_TTL"] // 60
+    mail.send(user.email, "Reset your password", (
+        f"Someone (we hope you) asked to reset the password of your account at {_issuer()}.\n\n"
+        f"Open this link to choose a new one:\n\n    {_issuer()}/password/reset/{token}\n\n"
+        f"It works once and expires in {minutes} minutes. If you did not ask, ignore this message:\n"
+        "your password stays as it is.\n"
+    ))
+
+
+def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:
+    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token)))
+    if row is None or row.used_at is not None or row.expires_at <= clock.now():
+        return None, None
+    user = db.session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None, None
+    return row, user
+
+
+def complete_password_reset(token: str, password: str, *, passwords, ip: str) -> User:  # noqa: ANN001
+    row, user = reset_for(token)
+    if row is None:
+        raise AccountError("This link is not valid any more. Ask for a new one.")
+    normalized = check(password, second_factor_required=user.mfa_required, email=user.email, name=user.name)
+    used = db.session.execute(
+        update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None)).values(used_at=clock.now())
+    ).rowcount
+    if used != 1:
+        raise AccountError("This link is not valid any more. Ask for a new one.")
+    user.password_hash = passwords.hash(normalized)
+    # Whoever knew the old password is signed out everywhere.
+    user.sessions_revoked_at = clock.now()
+    revocation.revoke_user_grants(user.id, reason="password_reset")
+    audit.emit("password.reset", user_id=user.id, ip=ip)
+    return user
+
+
+def change_password(user: User, current: str, new: str, *, passwords, ip: str) -> None:  # noqa: ANN001
+    if not passwords.verify(user.password_hash, current):
+        raise AccountError("Your current password is not right.")
+    normalized = check(new, second_factor_required=user.mfa_required, email=user.email, name=user.name)
+    user.password_hash = passwords.hash(normalized)
+    audit.emit("password.changed", user_id=user.id, ip=ip)

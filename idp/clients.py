@@ -1,0 +1,98 @@
+"""Registering and changing OAuth clients; the command line and the admin console share it."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from . import audit, clock
+from .authn import acr as acrs
+from .extensions import db
+from .models import Client, Grant
+from .oauth import revocation
+from .security.tokens import random_token, token_hash
+
+DEFAULT_SCOPE = "openid profile email offline_access"
+
+
+class ClientError(ValueError):
+    pass
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """RFC 6749 §3.1.2: absolute, no fragment; https except for loopback (RFC 8252 §7.3)
+    and private-use schemes of native apps."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "not a URL"
+    if not parts.scheme or parts.fragment or "#" in uri:
+        return "must be an absolute URI without a fragment"
+    if parts.scheme in ("javascript", "data", "file", "vbscript"):
+        return "scheme not allowed"
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        return "http is only allowed for localhost"
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return "has no host"
+    return None
+
+
+def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
+    if not redirect_uris:
+        raise ClientError("at least one redirect URI is needed")
+    for uri in [*redirect_uris, *logout_uris]:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ClientError(f"{uri}: {problem}")
+
+
+def create(
+    *, name: str, redirect_uris: list[str], logout_uris: list[str], public: bool, min_acr: str | None = None,
+    scope: str = DEFAULT_SCOPE, refresh_grace_seconds: int = 0, actor_id: int | None = None,
+) -> tuple[Client, str | None]:
+    """The new client and its secret (None for a public client); the secret is shown once."""
+    name = name.strip()[:200]
+    if not name:
+        raise ClientError("a name is needed")
+    _check_uris(redirect_uris, logout_uris)
+    if min_acr is not None and min_acr not in acrs.LEVELS:
+        raise ClientError(f"unknown acr {min_acr!r}")
+    secret = None if public else random_token(32)
+    client = Client(
+        client_id=secrets.token_urlsafe(16), client_secret_hash=token_hash(secret) if secret else None,
+        name=name, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(logout_uris),
+        scope=" ".join(dict.fromkeys(scope.split())), is_public=public, min_acr=min_acr,
+        refresh_grace_seconds=refresh_grace_seconds, created_at=clock.now(),
+    )
+    db.session.add(client)
+    audit.emit("client.created", actor_id=actor_id, client_id=client.client_id, name=name, public=public)
+    return client, secret
+
+
+def find(client_id: str) -> Client | None:
+    return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def update_uris(client: Client, redirect_uris: list[str], logout_uris: list[str], *, actor_id: int | None) -> None:
+    _check_uris(redirect_uris, logout_uris)
+    client.redirect_uris, client.post_logout_redirect_uris = list(redirect_uris), list(logout_uris)
+    audit.emit("client.updated", actor_id=actor_id, client_id=client.client_id, redirect_uris=redirect_uris)
+
+
+def rotate_secret(client: Client, *, actor_id: int | None) -> str:
+    if client.is_public:
+        raise ClientError("a public client has no secret")
+    secret = random_token(32)
+    client.client_secret_hash = token_hash(secret)
+    audit.emit("client.secret_rotated", actor_id=actor_id, client_id=client.client_id)
+    return secret
+
+
+def delete(client: Client, *, actor_id: int | None) -> None:
+    """Its grants are revoked first, so its refresh tokens die with it."""
+    for grant_id in db.session.scalars(select(Grant.id).where(Grant.client_id == client.client_id)):
+        revocation.revoke_grant(grant_id, reason="client_deleted")
+    db.session.delete(client)
+    audit.emit("client.deleted", actor_id=actor_id, client_id=client.client_id)

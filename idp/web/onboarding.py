@@ -1,0 +1,111 @@
+"""Pages reached from a mailed link: accepting an invitation, resetting a forgotten password.
+
+There is no sign-up page: an account comes to exist only here (an invitation) or from
+`idp users create`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from .. import accounts, clock, mail, mfa
+from ..authn.password_policy import WeakPassword
+from ..authn.steps import Step
+from ..extensions import db
+from . import flow, session as web_session
+from .auth import client_ip
+
+bp = Blueprint("onboarding", __name__)
+
+MAX_FIELD = 1024
+
+_INVALID = {
+    "used": "This invitation was already used. Sign in instead, or ask for a new invitation.",
+    "expired": "This invitation has expired. Ask the person who invited you for a new one.",
+    "revoked": "This invitation was withdrawn. Ask the person who invited you for a new one.",
+    "unknown": "This invitation link is not valid. Check that you copied all of it.",
+}
+
+
+def _gone(message: str, status: int = 410) -> tuple[str, int]:
+    return render_template("oauth/error.html", error="invalid_link", description=message), status
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invite(token: str) -> Response | str | tuple[str, int]:
+    row, state = accounts.invitation_for(token[:128])
+    if row is None or state != "pending":
+        return _gone(_INVALID[state], 404 if state == "unknown" else 410)
+    if request.method == "GET":
+        return render_template("onboarding/invite.html", invitation=row)
+    password = request.form.get("password", "")[:MAX_FIELD]
+    if password != request.form.get("password_confirm", "")[:MAX_FIELD]:
+        return render_template("onboarding/invite.html", invitation=row, error="The two passwords differ."), 400
+    try:
+        user = accounts.complete_invitation(
+            token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"]
+        )
+    except WeakPassword as weak:
+        db.session.rollback()
+        return render_template("onboarding/invite.html", invitation=row, error=str(weak)), 400
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        return _gone(str(exc))
+    db.session.commit()
+    # A fresh session (new id) for the new person; enrolment next if their account needs it.
+    web_session.end()
+    web_session.record_factor(user, "pwd")
+    if user.mfa_required:
+        return redirect(url_for("account.setup", next="/account"), code=303)
+    return redirect(url_for("account.index", done="welcome"), code=303)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot() -> str:
+    if request.method == "GET":
+        return render_template("onboarding/forgot.html")
+    email = request.form.get("email", "")[:320]
+    try:
+        accounts.request_password_reset(email, ip=client_ip())
+        db.session.commit()
+    except mail.MailError:
+        db.session.rollback()  # logged by mail; the answer stays the same
+    # The same answer whether the account exists or not.
+    return render_template("onboarding/forgot.html", sent=True)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Response | str | tuple[str, int]:
+    row, user = accounts.reset_for(token[:128])
+    if row is None:
+        return _gone("This link is not valid any more. Ask for a new one.")
+    enrolled = mfa.enrolled(user.id)
+    if enrolled and not _second_factor_just_verified(user.id):
+        # A stolen mailbox alone does not take the account: the second factor first.
+        here = flow.Flow(None, None, None, flow.safe_next(request.path))
+        return flow.go_to_step(here, Step("second_factor", "mfa", tuple(sorted(enrolled))), user, purpose="reset")
+    if request.method == "GET":
+        return render_template("onboarding/reset.html")
+    password = request.form.get("password", "")[:MAX_FIELD]
+    if password != request.form.get("password_confirm", "")[:MAX_FIELD]:
+        return render_template("onboarding/reset.html", error="The two passwords differ."), 400
+    try:
+        user = accounts.complete_password_reset(token, password, passwords=current_app.extensions["idp.passwords"], ip=client_ip())
+    except WeakPassword as weak:
+        db.session.rollback()
+        return render_template("onboarding/reset.html", error=str(weak)), 400
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        return _gone(str(exc))
+    db.session.commit()
+    web_session.record_factor(user, "pwd")
+    return redirect(url_for("account.index", done="password changed"), code=303)
+
+
+def _second_factor_just_verified(user_id: int) -> bool:
+    state = web_session.auth_state()
+    if state is None or state.user_id != user_id:
+        return False
+    now = clock.now()
+    return any(now - state.factors.get(f, -10**12) <= current_app.config["IDP_STEP_UP_MAX_AGE"] for f in ("otp", "hwk"))
+
