@@ -154,7 +154,7 @@ def disable(user: User, *, actor: User | None) -> None:
     if user.is_admin and _admins() <= 1:
         raise AccountError("this is the last admin")
     user.disabled = True
-    user.sessions_revoked_at = clock.now()
+    user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="disabled")
     audit.emit("user.disabled", user_id=user.id, actor_id=actor.id if actor else None)
 
@@ -171,7 +171,7 @@ def reset_mfa(user: User, *, actor: User | None) -> None:
     db.session.query(WebAuthnCredential).filter_by(user_id=user.id).delete()
     recovery.discard(user.id)
     user.mfa_required = True
-    user.sessions_revoked_at = clock.now()
+    user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="mfa_reset")
     audit.emit("mfa.reset", user_id=user.id, actor_id=actor.id if actor else None)
 
@@ -231,7 +231,7 @@ def complete_password_reset(token: str, password: str, *, passwords, ip: str) ->
         raise AccountError("This link is not valid any more. Ask for a new one.")
     user.password_hash = passwords.hash(normalized)
     # Whoever knew the old password is signed out everywhere.
-    user.sessions_revoked_at = clock.now()
+    user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="password_reset")
     audit.emit("password.reset", user_id=user.id, ip=ip)
     return user

@@ -4,6 +4,7 @@ real Redis (a database index of its own, flushed for every test)."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def settings() -> dict:
 def app(_schema, settings):
     app = create_app({**TEST_CONFIG, **settings})
     redis.Redis.from_url(REDIS_URL).flushdb()
+    shutil.rmtree(Path(app.instance_path) / "outbox", ignore_errors=True)
     with app.app_context():
         for table in _tables():
             db.session.execute(text(f"DELETE FROM {table}"))

@@ -127,10 +127,8 @@ class Actions:
 
     def login(self, login_location: str, email: str = "alice@example.com", password: str = PASSWORD):
         page = self.http.get(login_location)
-        flow = query(login_location).get("flow")
         data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password}
-        if flow:
-            data["flow"] = flow
+        data.update({k: v for k, v in query(login_location).items() if k in ("flow", "next")})
         return self.http.post("/login", data=data)
 
     def second_factor(self, mfa_location: str, **fields):

@@ -19,18 +19,20 @@ class AuthState:
     user_id: int
     sid: str
     factors: dict[str, int] = field(default_factory=dict)
+    epoch: int = 0  # the person's session epoch when the session began
 
     def to_dict(self) -> dict:
-        return {"uid": self.user_id, "sid": self.sid, "factors": dict(self.factors)}
+        return {"uid": self.user_id, "sid": self.sid, "factors": dict(self.factors), "epoch": self.epoch}
 
     @classmethod
     def from_dict(cls, data: dict | None) -> AuthState | None:
         if not data:
             return None
-        return cls(user_id=int(data["uid"]), sid=str(data["sid"]), factors=dict(data["factors"]))
+        return cls(user_id=int(data["uid"]), sid=str(data["sid"]), factors=dict(data["factors"]),
+                   epoch=int(data.get("epoch", 0)))
 
     def with_factor(self, factor: str, at: int) -> AuthState:
-        return AuthState(self.user_id, self.sid, {**self.factors, factor: at})
+        return AuthState(self.user_id, self.sid, {**self.factors, factor: at}, self.epoch)
 
 
 @dataclass(frozen=True)

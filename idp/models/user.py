@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, String
+from sqlalchemy import BigInteger, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,8 +25,9 @@ class User(db.Model):
     #: Account policy: every sign-in needs a second factor, enrolled at the first one if need be.
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    #: Sessions with a factor verified before this moment are over (disable, password reset).
-    sessions_revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: Sessions carry the epoch they began in; raising it ends them all (disable, password
+    #: reset, second factors reset).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[int | None] = mapped_column(BigInteger)
 
     @property

@@ -23,10 +23,7 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
     if state is None:
         return None, None
     user = db.session.get(User, state.user_id)
-    revoked = user is not None and user.sessions_revoked_at is not None and (
-        min(state.factors.values(), default=0) < user.sessions_revoked_at
-    )
-    if user is None or user.disabled or revoked:
+    if user is None or user.disabled or state.epoch != user.session_epoch:
         session.pop("auth", None)
         return None, None
     if acr_level(state.factors) is None:
@@ -40,8 +37,8 @@ def record_factors(user: User, factors: dict[str, int]) -> AuthState:
     The same person keeps their session's other factors and `sid`; anyone else starts over.
     """
     state = auth_state()
-    if state is None or state.user_id != user.id:
-        state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16))
+    if state is None or state.user_id != user.id or state.epoch != user.session_epoch:
+        state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16), epoch=user.session_epoch)
     for factor, at in factors.items():
         state = state.with_factor(factor, at)
     session.pop("pending", None)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 38a08b4c6f9c
+Revision ID: aa3f5b4b1154
 Revises: 
-Create Date: 2026-11-21 23:33:28.496113
+Create Date: 2026-11-21 23:35:30.822028
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '38a08b4c6f9c'
+revision = 'aa3f5b4b1154'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -92,7 +92,7 @@ def upgrade():
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.Column('mfa_required', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
-    sa.Column('sessions_revoked_at', sa.BigInteger(), nullable=True),
+    sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_login_at', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email'),
