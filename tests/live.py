@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -30,17 +31,28 @@ def free_port() -> int:
 
 
 def _live_database(tmp: Path) -> str:
+    """A database of the server's own: several live servers may run in one session."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base or not base.startswith("postgresql"):
         return f"sqlite:///{tmp / 'live.sqlite3'}"
     url = make_url(base)
-    name = f"{url.database}_live"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    name = f"{url.database}_live_{secrets.token_hex(4)}"
+    _admin(url, f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(url, statement: str) -> None:  # noqa: ANN001
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
+
+
+def _drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        _admin(url.set(database=make_url(os.environ["TEST_DATABASE_URL"]).database),
+               f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 @dataclass
@@ -77,6 +89,7 @@ class LiveServer:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        _drop_database(self.env["DATABASE_URL"])
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

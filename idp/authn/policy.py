@@ -41,9 +41,9 @@ class Demand:
 
     acr: str | None = None  # the minimum level, already combined from every source
     max_age: int | None = None  # prompt=login is max_age=0
-    #: Factors verified at or after this moment count as fresh whatever max_age says: they
-    #: were verified for this very request (the sign-in just done inside the flow).
-    fresh_after: int | None = None
+    #: Factors verified for this very request (inside its flow) are fresh whatever max_age
+    #: says; with max_age=0 (prompt=login) nothing else is.
+    verified_in_flow: frozenset[str] = frozenset()
     hint_user_id: int | None = None  # the subject of id_token_hint, if one was given
 
 
@@ -74,12 +74,16 @@ def evaluate(state: AuthState | None, demand: Demand, *, now: int) -> Satisfied 
     if demand.hint_user_id is not None and demand.hint_user_id != state.user_id:
         return Prompt("id_token_hint", target)
 
-    def fresh(at: int) -> bool:
-        if demand.fresh_after is not None and at >= demand.fresh_after:
+    def fresh(factor: str, at: int) -> bool:
+        if factor in demand.verified_in_flow:
             return True
-        return demand.max_age is None or now - at <= demand.max_age
+        if demand.max_age is None:
+            return True
+        # Times are whole seconds: with max_age=0 a factor of "this second" may still be
+        # older than the request, so only the flow's own factors count (OIDC Core 3.1.2.1).
+        return demand.max_age > 0 and now - at <= demand.max_age
 
-    usable = {f: t for f, t in state.factors.items() if fresh(t)}
+    usable = {f: t for f, t in state.factors.items() if fresh(f, t)}
     achieved = acrs.level(usable)
     if achieved is None:
         return Prompt("max_age", target)

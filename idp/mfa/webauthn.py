@@ -49,6 +49,11 @@ class RelyingParty:
         return cls(id=parts.hostname or "", origin=f"{parts.scheme}://{parts.netloc}", name=name)
 
 
+def user_handle(subject: str) -> str:
+    """The user handle registered for a person (their random `sub`), as base64url."""
+    return bytes_to_base64url(subject.encode())
+
+
 def _descriptors(credentials: list[WebAuthnCredential]) -> list[PublicKeyCredentialDescriptor]:
     return [PublicKeyCredentialDescriptor(id=c.credential_id) for c in credentials]
 

@@ -40,3 +40,21 @@ def delete(flow_id: str) -> bool:
         return bool(client().delete(PREFIX + flow_id))
     except ERRORS as exc:
         raise StoreUnavailable(str(exc)) from exc
+
+
+def mark_verified(flow_id: str, user_id: int, factors: list[str]) -> None:
+    """Record that `factors` were verified for this flow (prompt=login and max_age count
+    them as fresh, whatever the clock's resolution)."""
+    try:
+        raw = client().get(PREFIX + flow_id)
+        if raw is None:
+            return
+        data = json.loads(raw)
+        done = data.get("verified") or {}
+        if done.get("uid") != user_id:
+            done = {"uid": user_id, "factors": []}
+        done["factors"] = sorted(set(done["factors"]) | set(factors))
+        data["verified"] = done
+        client().set(PREFIX + flow_id, json.dumps(data), keepttl=True)
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc

@@ -6,6 +6,9 @@ the one exception is enrolling the very first second factor right after the pass
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
@@ -27,11 +30,17 @@ def _max_age() -> int:
     return current_app.config["IDP_STEP_UP_MAX_AGE"]
 
 
-def signed_in() -> tuple[User, AuthState] | Response:
-    user, state = web_session.current_user()
-    if user is None:
-        return redirect(url_for("auth.login", next=flow.safe_next(request.path)))
-    return user, state
+def signed_in(view: Callable) -> Callable:
+    """The view runs for a signed-in person, who is passed in as `user, state`."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        user, state = web_session.current_user()
+        if user is None:
+            return redirect(url_for("auth.login", next=flow.safe_next(request.path)))
+        return view(user, state, *args, **kwargs)
+
+    return guarded
 
 
 def fresh_enough(user: User, state: AuthState) -> bool:
@@ -57,11 +66,8 @@ def _current_flow() -> flow.Flow | None | Response:
 
 
 @bp.get("")
-def index() -> Response | str:
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
-    user, state = who
+@signed_in
+def index(user: User, state: AuthState) -> Response | str:
     return render_template(
         "account/index.html",
         user=user,
@@ -74,11 +80,9 @@ def index() -> Response | str:
 
 
 @bp.get("/setup")
-def setup() -> Response | str:
+@signed_in
+def setup(user: User, state: AuthState) -> Response | str:
     """A second factor is required and none is enrolled: choose one."""
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
     current = _current_flow()
     if isinstance(current, Response):
         return current
@@ -90,11 +94,8 @@ def setup() -> Response | str:
 # --- TOTP -----------------------------------------------------------------------------
 
 @bp.route("/mfa/totp/new", methods=["GET", "POST"])
-def totp_new() -> Response | str | tuple[str, int]:
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
-    user, state = who
+@signed_in
+def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     current = _current_flow()
     if isinstance(current, Response):
         return current
@@ -135,8 +136,8 @@ def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: boo
     codes = recovery.generate(user.id) if first else None
     db.session.commit()
     factor = "hwk" if kind == "webauthn" else "otp"
-    web_session.record_factors(user, {factor: clock.now()})
-    onward = flow.continue_url(current) if current.id else url_for("account.index", done="added")
+    flow.record_verified(current, user, {factor: clock.now()})
+    onward = flow.continue_url(current) if current.id or current.next != "/account" else url_for("account.index", done="added")
     if codes:
         # Shown once, on the next page; they wait in this browser's session until then.
         web_session.stash("recovery_codes", {"codes": codes, "continue": onward})
@@ -153,20 +154,18 @@ def recovery_show() -> Response | str:
 
 
 @bp.post("/mfa/totp/<int:factor_id>/delete")
-def totp_delete(factor_id: int) -> Response:
-    return _delete(TotpFactor, factor_id, "totp")
+@signed_in
+def totp_delete(user: User, state: AuthState, factor_id: int) -> Response:
+    return _delete(user, state, TotpFactor, factor_id, "totp")
 
 
 @bp.post("/mfa/webauthn/<int:factor_id>/delete")
-def webauthn_delete(factor_id: int) -> Response:
-    return _delete(WebAuthnCredential, factor_id, "webauthn")
+@signed_in
+def webauthn_delete(user: User, state: AuthState, factor_id: int) -> Response:
+    return _delete(user, state, WebAuthnCredential, factor_id, "webauthn")
 
 
-def _delete(model: type, factor_id: int, kind: str) -> Response:
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
-    user, state = who
+def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str) -> Response:
     if not fresh_enough(user, state):
         return step_up(user, "/account")
     row = db.session.query(model).filter_by(id=factor_id, user_id=user.id).first()
@@ -184,11 +183,8 @@ def _delete(model: type, factor_id: int, kind: str) -> Response:
 # --- recovery codes, password, sign-out -----------------------------------------------
 
 @bp.post("/recovery-codes")
-def recovery_regenerate() -> Response | str:
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
-    user, state = who
+@signed_in
+def recovery_regenerate(user: User, state: AuthState) -> Response | str:
     if not mfa.enrolled(user.id):
         return redirect(url_for("account.index"), code=303)
     if not fresh_enough(user, state):
@@ -200,11 +196,8 @@ def recovery_regenerate() -> Response | str:
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def password() -> Response | str | tuple[str, int]:
-    who = signed_in()
-    if isinstance(who, Response):
-        return who
-    user, state = who
+@signed_in
+def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     if not fresh_enough(user, state):
         return step_up(user, "/account/password")
     if request.method == "GET":

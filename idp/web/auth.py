@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
@@ -74,13 +77,13 @@ def login_submit() -> Response | tuple[str, int]:
     _, state = web_session.current_user()
     if state is None or state.user_id != user.id:
         state = AuthState(user_id=user.id, sid="")
-    outcome = flow.evaluate(current, user, state.with_factor("pwd", now))
+    outcome = flow.evaluate(current, user, state.with_factor("pwd", now), just_verified=frozenset({"pwd"}))
     if isinstance(outcome, Step) and outcome.kind == "second_factor":
         _regulator().succeeded(reservation, complete=False)
         return flow.go_to_step(current, outcome, user, pwd_at=now)
     _regulator().succeeded(reservation, complete=True)
     device.signed_in(user, account)
-    web_session.record_factor(user, "pwd")
+    flow.record_verified(current, user, {"pwd": now})
     return _onward(current)
 
 
@@ -147,25 +150,31 @@ def _mfa_page(current: flow.Flow, record: dict, user: User, error: str | None = 
     return render_template("auth/mfa.html", flow=current, error=error, **_mfa_context(record, user)), status
 
 
+def with_pending(view: Callable) -> Callable:
+    """The view runs inside a pending sign-in of this browser: `current, record, user`."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        current = _flow()
+        if isinstance(current, Response):
+            return current
+        record, user = pending_sign_in(current) if current else (None, None)
+        if record is None:
+            return flow.expired()
+        return view(current, record, user, *args, **kwargs)
+
+    return guarded
+
+
 @bp.get("/login/mfa", endpoint="mfa")
-def mfa_page() -> Response | tuple[str, int]:
-    current = _flow()
-    if isinstance(current, Response):
-        return current
-    record, user = pending_sign_in(current) if current else (None, None)
-    if record is None:
-        return flow.expired()
+@with_pending
+def mfa_page(current: flow.Flow, record: dict, user: User) -> Response | tuple[str, int]:
     return _mfa_page(current, record, user)
 
 
 @bp.post("/login/mfa")
-def mfa_submit() -> Response | tuple[str, int]:
-    current = _flow()
-    if isinstance(current, Response):
-        return current
-    record, user = pending_sign_in(current) if current else (None, None)
-    if record is None:
-        return flow.expired()
+@with_pending
+def mfa_submit(current: flow.Flow, record: dict, user: User) -> Response | tuple[str, int]:
     guard = second_factor_guard(user)
     if isinstance(guard, Locked):
         context = _mfa_context(record, user)
@@ -228,7 +237,7 @@ def complete(
         factors = {"pwd": record["pwd_at"], **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=client_ip(), factor=factor)
     db.session.commit()
-    web_session.record_factors(user, factors)
+    flow.record_verified(current, user, factors)
     if record["purpose"] == "reset":
         # Back to the reset page, which now finds the second factor it asked for.
         return redirect(flow.safe_next(record["next"]), code=303)

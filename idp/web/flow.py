@@ -29,7 +29,8 @@ class Flow:
 
     id: str | None
     request: authz.AuthorizationRequest | None
-    created_at: int | None
+    #: Factors verified inside this flow: {"uid": …, "factors": [...]}.
+    verified: dict | None = None
     next: str = "/account"
 
 
@@ -47,7 +48,6 @@ def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
     return flows.put(
         {
             "params": params,
-            "created_at": clock.now(),
             "bind": web_session.browser_binding(),
             "login_hint": req.login_hint,
         },
@@ -65,25 +65,37 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
         return None
     server = current_app.extensions["idp.authorization_server"]
     req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
-    return Flow(flow_id, req, data["created_at"])
+    return Flow(flow_id, req, data.get("verified"))
 
 
-def demand(flow: Flow, user: User | None) -> Demand:
+def record_verified(current: Flow, user: User, factors: dict[str, int]) -> None:
+    """Put freshly verified factors in the session and, within a flow, note them as
+    verified for its request."""
+    web_session.record_factors(user, factors)
+    if current.id:
+        flows.mark_verified(current.id, user.id, list(factors))
+
+
+def demand(flow: Flow, user: User | None, just_verified: frozenset[str] = frozenset()) -> Demand:
     floor = None
+    verified: frozenset[str] = just_verified
     if user is not None:
         floor = user_floor(mfa_required=user.mfa_required, enrolled=mfa.enrolled(user.id))
+        if flow.verified and flow.verified.get("uid") == user.id:
+            verified |= frozenset(flow.verified["factors"])
     req = flow.request
     return Demand(
         acr=acrs.strongest([req.acr if req else None, floor]),
         max_age=req.max_age if req else None,
-        fresh_after=flow.created_at,
+        verified_in_flow=verified,
         hint_user_id=req.hint_user_id if req else None,
     )
 
 
-def evaluate(flow: Flow, user: User | None, state: AuthState | None) -> Satisfied | Step:
+def evaluate(flow: Flow, user: User | None, state: AuthState | None, just_verified: frozenset[str] = frozenset()) -> Satisfied | Step:
+    """`just_verified`: factors verified by the request being handled, not yet recorded."""
     enrolled = mfa.enrolled(user.id) if user is not None else set()
-    return next_step(state, demand(flow, user), enrolled=enrolled, now=clock.now())
+    return next_step(state, demand(flow, user, just_verified), enrolled=enrolled, now=clock.now())
 
 
 def proceed(flow: Flow) -> Response:

@@ -160,6 +160,11 @@ def passkey_verify() -> Response | tuple[Response, int]:
         audit.emit("login.failed", ip=client_ip(), factor="passkey")
         db.session.commit()
         return _fail("this passkey is not registered here", 401)
+    inner = response.get("response") if isinstance(response, dict) else None
+    handle = inner.get("userHandle") if isinstance(inner, dict) else None
+    if handle and handle != wa.user_handle(user.subject):
+        # WebAuthn Level 2 §7.2 step 6: the credential must belong to the user it names.
+        return _failed_assertion(user, reservation, "user handle does not match the credential's owner")
     if not credential.is_passkey:
         # Registered as a second factor: it was never meant to stand in for the password.
         audit.emit("login.failed", user_id=user.id, ip=client_ip(), factor="passkey", reason="not a passkey")
@@ -174,7 +179,7 @@ def passkey_verify() -> Response | tuple[Response, int]:
     db.session.commit()
     _regulator().succeeded(reservation, complete=True)
     device.signed_in(user, account)
-    web_session.record_factors(user, {"hwk": now, "user": now})
+    flow.record_verified(current, user, {"hwk": now, "user": now})
     return jsonify(redirect=flow.continue_url(current))
 
 

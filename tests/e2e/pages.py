@@ -77,3 +77,37 @@ def jwt_claims(token: str) -> dict:
     """The payload of a JWT, unverified (the signature is other tests' business)."""
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# --- second factors on the hosted pages ---------------------------------------------------
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app with this base32 secret shows now (SHA-1, 6 digits, 30 s)."""
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(secret).at(time.time())
+
+
+def enrol_totp(page: Page, issuer: str) -> tuple[str, list[str]]:
+    """From the second-factor enrolment page (/account/setup), add an authenticator app.
+
+    Returns (base32 secret, recovery codes) and leaves the browser on the page that shows
+    the recovery codes once; pressing #recovery-continue is the caller's business.
+    """
+    page.wait_for_url(re.compile("^" + re.escape(issuer) + r"/account/setup(\?|$)"))
+    page.locator("#setup-totp").click()
+    page.wait_for_url(re.compile("^" + re.escape(issuer) + r"/account/mfa/totp/new(\?|$)"))
+    secret = page.locator("#totp-secret").text_content().strip()
+    assert re.fullmatch(r"[A-Z2-7]{16,}=*", secret), f"#totp-secret is not base32: {secret!r}"
+    page.locator("#code").fill(totp_now(secret))
+    page.locator("#totp-confirm").click()
+    codes = page.locator("#recovery-codes > *")
+    try:
+        expect(codes.first).to_be_visible()
+    except AssertionError as error:
+        problem = page.locator("#totp-error")
+        why = problem.text_content() if problem.count() else "no #totp-error"
+        raise AssertionError(f"TOTP enrolment did not reach the recovery codes: at {page.url} ({why})") from error
+    return secret, [c.strip() for c in codes.all_text_contents()]

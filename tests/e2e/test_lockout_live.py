@@ -59,7 +59,7 @@ def test_fifty_parallel_wrong_passwords_evaluate_at_most_the_threshold(lock_serv
     engine = create_engine(live_server.env["DATABASE_URL"])
     with engine.connect() as conn:
         evaluated = conn.execute(text(
-            "SELECT count(*) FROM audit_events WHERE event = 'login.failed' AND detail LIKE :acct"
+            "SELECT count(*) FROM audit_events WHERE event = 'login.failed' AND CAST(detail AS TEXT) LIKE :acct"
         ), {"acct": "%" + account_key(email) + "%"}).scalar()
     engine.dispose()
     assert statuses.count(401) <= 5 and statuses.count(401) == evaluated, statuses

@@ -5,7 +5,6 @@ import base64
 import json
 import re
 
-import pyotp
 import pytest
 import redis as redis_lib
 from sqlalchemy import text

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from idp import clock
 from idp.extensions import db
 from tests.helpers import (
-    PASSWORD, Actions, add_recovery_codes, add_totp, claims, csrf_token, make_client, make_user, query, update_user,
+    PASSWORD, Actions, add_recovery_codes, add_totp, claims, csrf_token, make_client, make_user, query,
 )
 
 

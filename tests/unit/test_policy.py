@@ -63,10 +63,14 @@ def test_max_age_exceeded():
     assert isinstance(evaluate(state(pwd=10), Demand(max_age=10), now=NOW), Satisfied)
 
 
-def test_fresh_after_counts_factors_verified_for_this_request():
-    outcome = evaluate(state(pwd=3), Demand(max_age=0, fresh_after=NOW - 3), now=NOW)
+def test_factors_verified_in_the_flow_count_as_fresh():
+    outcome = evaluate(state(pwd=3), Demand(max_age=0, verified_in_flow=frozenset({"pwd"})), now=NOW)
     assert isinstance(outcome, Satisfied)
-    assert evaluate(state(pwd=3), Demand(max_age=0, fresh_after=NOW - 2), now=NOW).reason == "max_age"
+    assert evaluate(state(pwd=3), Demand(max_age=0), now=NOW).reason == "max_age"
+
+
+def test_max_age_zero_refuses_even_a_factor_of_this_second():
+    assert evaluate(state(pwd=0), Demand(max_age=0), now=NOW).reason == "max_age"
 
 
 def test_acr_unmet_keeps_the_factors_the_session_has():
