@@ -15,7 +15,7 @@ from ..store.sessions import require_store
 
 log = logging.getLogger("idp")
 
-_JSON_PATHS = ("/token", "/revoke", "/introspect", "/userinfo", "/jwks.json", "/.well-known/")
+_JSON_PATHS = ("/token", "/revoke", "/introspect", "/userinfo", "/jwks.json", "/.well-known/", "/webauthn/")
 
 
 def _wants_json() -> bool:

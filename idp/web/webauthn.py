@@ -19,6 +19,11 @@ from .auth import client_ip, complete, failed, pending_sign_in, second_factor_gu
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
 
+@bp.errorhandler(wa.CeremonyFailed)
+def _malformed(exc: wa.CeremonyFailed) -> tuple[Response, int]:
+    return _fail(str(exc), 400)
+
+
 def _rp() -> wa.RelyingParty:
     c = current_app.config
     return wa.RelyingParty.for_issuer(c["IDP_ISSUER"], c["IDP_ISSUER_NAME"])
