@@ -18,6 +18,7 @@ class Step:
     target: str
     #: For second_factor and enroll: the kinds of factor (amr values) that would do.
     methods: tuple[str, ...] = ()
+    reason: str = ""  # for password: why (no_session, max_age, id_token_hint)
 
 
 def user_floor(*, mfa_required: bool, enrolled: set[str]) -> str:
@@ -41,7 +42,7 @@ def step_for(prompt: Prompt, *, enrolled: set[str]) -> Step:
     target = prompt.target
     keep = set(prompt.keep)
     if prompt.reason != "acr_unmet" or not ("pwd" in keep or {"hwk", "user"} <= keep):
-        return Step("password", target)
+        return Step("password", target, reason=prompt.reason)
     methods = tuple(m for m in ("otp", "hwk") if m in enrolled and _reaches(keep | {m}, target))
     if methods:
         return Step("second_factor", target, methods)
@@ -51,3 +52,20 @@ def step_for(prompt: Prompt, *, enrolled: set[str]) -> Step:
     # OpenID Connect Unmet Authentication Requirements 1.0: the person has no factor that
     # can reach the level asked for.
     return Step("unmet", target)
+
+
+def after_password(request_step: Satisfied | Step, *, floor: str, enrolled: set[str]) -> Step | None:
+    """Right after a correct password: the second factor to ask for now, or None when the
+    password alone completes the sign-in.
+
+    The person's own floor decides, whatever the request wants: a person with a second
+    factor gives it at every sign-in, even when the request cannot be met anyway (it then
+    fails after the sign-in, not instead of it). Otherwise the password alone would make
+    a session, and reset the lockout, for someone whose every sign-in needs two factors.
+    """
+    if isinstance(request_step, Step) and request_step.kind == "second_factor":
+        return request_step
+    if floor == "pwd" or not enrolled:
+        return None  # no second factor to give (or one to enrol, which needs a session)
+    methods = tuple(m for m in ("otp", "hwk") if m in enrolled)
+    return Step("second_factor", floor, methods)

@@ -34,7 +34,7 @@ def qr_svg(uri: str) -> str:
 def matching_step(secret: str, code: str, *, now: int) -> int | None:
     """The time step whose code this is (within the drift window), or None."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = now // STEP

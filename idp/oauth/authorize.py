@@ -127,7 +127,7 @@ def _prompts(value: str | None) -> set[str]:
 def _max_age(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
         raise InvalidRequestError("max_age must be a non-negative integer")
     return int(value)
 

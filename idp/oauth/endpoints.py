@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 from flask import current_app
 
@@ -109,6 +110,17 @@ class EndSessionEndpoint(_EndSession):
 
     def get_algorithms(self) -> list[str]:
         return jwt.ACCEPTED_ALGS
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict:
+        """Our own verification: an ID token of ours, never an access token (resource
+        servers see those, and one must not sign anyone out)."""
+        try:
+            header, claims = jwt.verify(current_app.extensions["idp.keys"], id_token_hint)
+        except jwt.InvalidToken as exc:
+            raise InvalidRequestError("id_token_hint is not a valid ID token of this issuer") from exc
+        if str(header.get("typ", "")).lower() == "at+jwt" or claims.get("iss") != current_app.config["IDP_ISSUER"]:
+            raise InvalidRequestError("id_token_hint is not an ID token of this issuer")
+        return claims
 
     def is_post_logout_redirect_uri_legitimate(self, request, post_logout_redirect_uri, client, logout_hint):  # noqa: ANN001
         # Without id_token_hint we cannot tell who asks: never redirect (OIDC RP-Initiated

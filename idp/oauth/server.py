@@ -44,8 +44,10 @@ class AuthorizationServer(_FlaskServer):
         """Unused: our grants store what they issue in their own transaction."""
 
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
-        """Client secrets are guessable by nobody, but a flood of guesses is still refused:
-        failed client authentications are limited per client_id like sign-ins."""
+        """Failed client authentications are limited per client_id like sign-ins, but a
+        locked client_id still lets the right secret through: client_ids are public, and
+        a lock anyone could set would take every sign-in to that app down. Guesses during
+        the lock are refused (429) and get no answer about the secret."""
         client_id = _presented_client_id(request)
         if client_id is None:
             return super().authenticate_client(request, methods, endpoint)
@@ -53,7 +55,11 @@ class AuthorizationServer(_FlaskServer):
         try:
             reservation = regulator.reserve_client(client_id)
         except Locked as locked:
-            raise ClientLocked(locked.retry_after) from None
+            try:
+                client = super().authenticate_client(request, methods, endpoint)
+            except OAuth2Error:
+                raise ClientLocked(locked.retry_after) from None
+            return client
         client = super().authenticate_client(request, methods, endpoint)
         regulator.client_succeeded(reservation)
         return client

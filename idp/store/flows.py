@@ -55,6 +55,7 @@ def mark_verified(flow_id: str, user_id: int, factors: list[str]) -> None:
             done = {"uid": user_id, "factors": []}
         done["factors"] = sorted(set(done["factors"]) | set(factors))
         data["verified"] = done
-        client().set(PREFIX + flow_id, json.dumps(data), keepttl=True)
+        # XX: a flow that ended meanwhile (code issued, expired) stays ended.
+        client().set(PREFIX + flow_id, json.dumps(data), keepttl=True, xx=True)
     except ERRORS as exc:
         raise StoreUnavailable(str(exc)) from exc

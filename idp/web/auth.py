@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from .. import audit, clock, mfa
 from ..authn.password import InvalidCredentials, authenticate
 from ..authn.policy import AuthState
-from ..authn.steps import Step
+from ..authn.steps import after_password, user_floor
 from ..extensions import db
 from ..lockout.regulator import Attempt, Locked, Regulator, Reservation, account_key
 from ..mfa import recovery, totp
@@ -78,9 +78,11 @@ def login_submit() -> Response | tuple[str, int]:
     if state is None or state.user_id != user.id:
         state = AuthState(user_id=user.id, sid="")
     outcome = flow.evaluate(current, user, state.with_factor("pwd", now), just_verified=frozenset({"pwd"}))
-    if isinstance(outcome, Step) and outcome.kind == "second_factor":
+    enrolled = mfa.enrolled(user.id)
+    second = after_password(outcome, floor=user_floor(mfa_required=user.mfa_required, enrolled=enrolled), enrolled=enrolled)
+    if second is not None:
         _regulator().succeeded(reservation, complete=False)
-        return flow.go_to_step(current, outcome, user, pwd_at=now)
+        return flow.go_to_step(current, second, user, pwd_at=now)
     _regulator().succeeded(reservation, complete=True)
     device.signed_in(user, account)
     flow.record_verified(current, user, {"pwd": now})

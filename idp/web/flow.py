@@ -113,6 +113,9 @@ def proceed(flow: Flow) -> Response:
         # OIDC Core 3.1.2.6: no interaction allowed, so say what would have been needed.
         error = "login_required" if outcome.kind == "password" else "interaction_required"
         return redirect_error(req, error, "the person must authenticate")
+    if outcome.kind == "password" and outcome.reason == "id_token_hint" and flow.verified:
+        # Someone signed in within this flow, and it is not the person id_token_hint names.
+        return redirect_error(req, "login_required", "the signed-in person is not the one id_token_hint names")
     if outcome.kind == "unmet":
         return redirect_error(req, "unmet_authentication_requirements",
                               f"no enrolled authenticator can reach acr {outcome.target}") if req else \

@@ -3,6 +3,7 @@ use one as the second factor, or sign in with a passkey alone."""
 
 from __future__ import annotations
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import update
 
@@ -34,7 +35,13 @@ def _fail(message: str, status: int = 400) -> tuple[Response, int]:
 
 
 def _flow(body: dict) -> flow.Flow | None:
-    return flow.load(body.get("flow") or None, body.get("next") or None)
+    flow_id, next_path = body.get("flow"), body.get("next")
+    if not isinstance(flow_id, (str, type(None))) or not isinstance(next_path, (str, type(None))):
+        raise wa.CeremonyFailed("flow and next must be strings")
+    try:
+        return flow.load(flow_id or None, next_path or None)
+    except OAuth2Error:
+        return None  # the client changed since the flow began: it is over
 
 
 def _follow(response: Response) -> Response:
@@ -78,6 +85,8 @@ def register_verify() -> Response | tuple[Response, int]:
         new = wa.verify_registration(_rp(), response=body.get("credential") or {}, challenge=issued["challenge"], passkey=issued["passkey"])
     except wa.CeremonyFailed as exc:
         return _fail(f"the security key could not be registered ({exc})")
+    if db.session.query(WebAuthnCredential.id).filter_by(credential_id=new.credential_id).first():
+        return _fail("this security key is already registered")
     first = not mfa.enrolled(user.id)
     db.session.add(WebAuthnCredential(
         user_id=user.id, credential_id=new.credential_id, public_key=new.public_key, sign_count=new.sign_count,

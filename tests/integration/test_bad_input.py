@@ -43,3 +43,15 @@ def test_no_500(app, client, spa, method, path, kwargs):
 def test_login_with_a_session_cookie_that_is_garbage(client):
     client.set_cookie("idp_session", GARBAGE[:4000])
     assert client.get("/login").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/authorize?max_age=%C2%B2", "/authorize?max_age=%D9%A1"])
+def test_unicode_digits_are_not_digits(actions, spa, path):
+    response = actions.authorize(spa, max_age="\u00b2")
+    assert response.status_code == 302 and "invalid_request" in response.location
+
+
+def test_an_access_token_is_no_id_token_hint_at_logout(client, actions, user, spa):
+    tokens = actions.tokens(spa)
+    assert client.get("/logout?id_token_hint=" + tokens["access_token"]).status_code == 400
+    assert "code" in actions.authorize(spa, prompt="none").location  # still signed in

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from idp import clock
 from idp.extensions import db
 from tests.conftest import REDIS_URL
-from tests.helpers import PASSWORD, Actions, add_totp, csrf_token, make_user
+from tests.helpers import PASSWORD, Actions, add_totp, csrf_token, make_user, query
 
 
 def post_login(http, email, password):
@@ -162,11 +162,13 @@ def test_client_authentication_is_limited_per_client(client, webapp, frozen):
         return client.post("/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"})
 
     assert [attempt("wrong").status_code for _ in range(5)] == [401] * 5
-    locked = attempt(webapp.secret)
+    locked = attempt("another guess")
     assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
     assert locked.get_json()["error"] == "invalid_client"
-    frozen.advance(1)
+    # client_ids are public: a lock anyone can set must not stop the real client.
     assert attempt(webapp.secret).status_code == 200
+    frozen.advance(1)
+    assert attempt("wrong").status_code == 401
 
 
 def test_unlock_and_status_from_the_command_line(app, client, user, frozen):
@@ -203,3 +205,28 @@ def test_redis_unreachable_fails_closed(app, user, monkeypatch, settings):
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "unavailable" in response.get_data(as_text=True)
     assert http.get("/authorize").status_code == 503
+
+
+@pytest.mark.parametrize("trick", [{"acr_values": "phr"}, {"claims": '{"id_token": {"acr": {"essential": true, "values": ["phr"]}}}'}])
+def test_an_unmeetable_request_does_not_turn_the_password_into_a_sign_in(app, client, user, spa, frozen, trick):
+    """A person with TOTP asked for phr still gives the code first; the password alone
+    neither signs in nor wipes the failed codes (review finding: TOTP brute force)."""
+    add_totp(app, user.id)
+    statuses = []
+    for _ in range(3):
+        actions = Actions(app.test_client())
+        response = actions.login(actions.authorize(spa, **trick).location)
+        statuses.append(response.status_code)
+        if response.status_code == 303:
+            assert response.location.startswith("/login/mfa")
+            statuses += [actions.second_factor(response.location, code="000000").status_code for _ in range(2)]
+    assert statuses == [303, 401, 401, 303, 401, 401, 303, 401, 429]
+
+
+def test_id_token_hint_for_someone_else_ends_in_login_required(app, client, user, spa):
+    make_user(app, "bob@example.com")
+    bob_token = Actions(app.test_client()).tokens(spa, email="bob@example.com")["id_token"]
+    actions = Actions(client)
+    response = actions.login(actions.authorize(spa, id_token_hint=bob_token).location)
+    final = client.get(response.location)
+    assert query(final.location)["error"] == "login_required"

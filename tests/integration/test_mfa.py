@@ -205,9 +205,11 @@ def test_essential_phr_for_a_totp_only_person_is_unmet(client, actions, user, sp
     assert q["error"] == "unmet_authentication_requirements" and q["state"] == "x"
 
 
-def test_phr_acr_values_for_totp_only_person_is_unmet_after_password(client, actions, user, spa, secret):
+def test_phr_for_totp_only_person_is_unmet_after_the_whole_sign_in(client, actions, user, spa, secret):
     response = actions.login(actions.authorize(spa, acr_values="phr").location)
-    final = client.get(response.location)
+    assert response.location.startswith("/login/mfa")  # the person's own floor first
+    done = actions.second_factor(response.location, code=pyotp.TOTP(secret).at(clock.now()))
+    final = client.get(done.location)
     assert query(final.location)["error"] == "unmet_authentication_requirements"
 
 
