@@ -189,19 +189,38 @@ def _admins() -> int:
 
 # --- forgotten password ------------------------------------------------------------------
 
+RESETS_PER_ACCOUNT_HOUR = 3
+RESETS_PER_ADDRESS_HOUR = 20
+
+
 def request_password_reset(email: str, *, ip: str) -> None:
-    """Mail a reset link if the account exists; the caller answers the same either way."""
+    """Mail a reset link if the account exists; the caller answers the same either way,
+    and the mail leaves in the background so the time does not tell either. A few per
+    hour per account and per address, so nobody can flood someone's mailbox."""
+    from .lockout.regulator import account_key
+    from .store import counters
+
     user = find_user(email) if "@" in email else None
-    if user is None or user.disabled:
-        audit.emit("password.reset_requested", ip=ip, known=False)
+    over = (
+        counters.incr_once(f"reset:{account_key(email)}", 3600) > RESETS_PER_ACCOUNT_HOUR
+        or counters.incr_once(f"reset-ip:{ip}", 3600) > RESETS_PER_ADDRESS_HOUR
+    )
+    if user is None or user.disabled or over:
+        audit.emit("password.reset_requested", ip=ip, known=False, sent=False)
         return
-    token = random_token(32)
     now = clock.now()
+    # One live link at a time: a new one ends the earlier ones.
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = random_token(32)
     db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
-    audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True)
+    audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
     minutes = current_app.config["IDP_RESET_TTL"] // 60
-    mail.send(user.email, "Reset your password", (
+    mail.send_later(user.email, "Reset your password", (
         f"Someone (we hope you) asked to reset the password of your account at {_issuer()}.\n\n"
         f"Open this link to choose a new one:\n\n    {_issuer()}/password/reset/{token}\n\n"
         f"It works once and expires in {minutes} minutes. If you did not ask, ignore this message:\n"
@@ -238,8 +257,12 @@ def complete_password_reset(token: str, password: str, *, passwords, ip: str) ->
 
 
 def change_password(user: User, current: str, new: str, *, passwords, ip: str) -> None:  # noqa: ANN001
-    if not passwords.verify(user.password_hash, current):
+    """Whoever knew the old password loses every session and token it got them; the caller
+    keeps the session of the person who changed it."""
+    if not passwords.verify(user.password_hash, normalize(current)):
         raise AccountError("Your current password is not right.")
     normalized = check(new, second_factor_required=user.mfa_required, email=user.email, name=user.name)
     user.password_hash = passwords.hash(normalized)
+    user.session_epoch += 1
+    revocation.revoke_user_grants(user.id, reason="password_changed")
     audit.emit("password.changed", user_id=user.id, ip=ip)

@@ -45,6 +45,9 @@ def finalize(config: dict, instance: Path) -> None:
         config["IDP_KEYRING"] = KeyRing.parse(config["IDP_DATA_KEYS"] or "")
     except KeyRingError as exc:
         problems.append(f"IDP_DATA_KEYS: {exc}")
+    if production and not config.get("IDP_SMTP_URL"):
+        # Without SMTP, invitation and reset links would land in the log.
+        problems.append("IDP_SMTP_URL is required in production")
     if config["IDP_SIGNING_ALG"] not in ("RS256", "ES256", "EdDSA"):
         problems.append("IDP_SIGNING_ALG must be RS256, ES256 or EdDSA")
     if not 1 <= config["IDP_CODE_TTL"] <= 60:

@@ -7,6 +7,7 @@ the one exception is enrolling the very first second factor right after the pass
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 
 from authlib.oauth2 import OAuth2Error
@@ -20,7 +21,8 @@ from ..extensions import db
 from ..mfa import recovery, totp
 from ..models import TotpFactor, User, WebAuthnCredential
 from ..oauth import revocation
-from . import flow, session as web_session
+from ..lockout.regulator import Attempt, Locked, account_key
+from . import device, flow, session as web_session
 from .auth import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -139,8 +141,10 @@ def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: boo
     flow.record_verified(current, user, {factor: clock.now()})
     onward = flow.continue_url(current) if current.id or current.next != "/account" else url_for("account.index", done="added")
     if codes:
-        # Shown once, on the next page; they wait in this browser's session until then.
-        web_session.stash("recovery_codes", {"codes": codes, "continue": onward})
+        # Shown once, on the next page; they wait in this browser's session until then,
+        # encrypted like everything secret we keep.
+        sealed = current_app.extensions["idp.keyring"].encrypt(json.dumps(codes).encode(), context=b"recovery-codes")
+        web_session.stash("recovery_codes", {"codes": sealed, "continue": onward})
         return redirect(url_for("account.recovery_show"), code=303)
     return redirect(onward, code=303)
 
@@ -150,7 +154,8 @@ def recovery_show() -> Response | str:
     shown = web_session.unstash("recovery_codes", keep=False)
     if not shown:
         return redirect(url_for("account.index"))
-    return render_template("account/recovery_codes.html", codes=shown["codes"], continue_url=shown["continue"])
+    codes = json.loads(current_app.extensions["idp.keyring"].decrypt(shown["codes"], context=b"recovery-codes"))
+    return render_template("account/recovery_codes.html", codes=codes, continue_url=shown["continue"])
 
 
 @bp.post("/mfa/totp/<int:factor_id>/delete")
@@ -205,13 +210,24 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     new = request.form.get("password", "")[:1024]
     if new != request.form.get("password_confirm", "")[:1024]:
         return render_template("account/password.html", error="The two new passwords differ."), 400
+    # The current password is a guess like any other: it goes through the lockout.
+    regulator = current_app.extensions["idp.regulator"]
+    try:
+        reservation = regulator.reserve(Attempt(account=account_key(user.email), ip=client_ip(),
+                                                device=device.trusted_for(account_key(user.email))))
+    except Locked as locked:
+        return render_template("account/password.html", error=f"Too many attempts. Try again in {locked.retry_after} seconds."), 429
     try:
         accounts.change_password(user, request.form.get("current_password", "")[:1024], new,
                                  passwords=current_app.extensions["idp.passwords"], ip=client_ip())
     except (accounts.AccountError, WeakPassword) as exc:
         db.session.rollback()
+        if isinstance(exc, WeakPassword):
+            regulator.succeeded(reservation, complete=False)  # the current password was right
         return render_template("account/password.html", error=str(exc)), 400
     db.session.commit()
+    regulator.succeeded(reservation, complete=False)
+    web_session.carry_into_new_epoch(user)
     return redirect(url_for("account.index", done="password changed"), code=303)
 
 

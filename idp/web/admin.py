@@ -22,6 +22,7 @@ from ..extensions import db
 from ..keys import rotation
 from ..models import AuditEvent, Client, Invitation, SigningKey, TotpFactor, User, WebAuthnCredential
 from . import flow, session as web_session
+from .account import fresh_enough, step_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -43,6 +44,9 @@ def admin_required(view: Callable) -> Callable:
             if not enrolled:
                 return redirect(url_for("account.setup", next=here.next), code=303)
             return flow.go_to_step(here, Step("second_factor", "mfa", tuple(sorted(enrolled))), user)
+        if request.method == "POST" and not fresh_enough(user, state):
+            # Changes need a recent second factor, not just one earlier in a 12-hour session.
+            return step_up(user, "/admin")
         g.admin = user
         return view(*args, **kwargs)
 

@@ -131,7 +131,7 @@ def pending_sign_in(current: flow.Flow) -> tuple[dict, User] | tuple[None, None]
     if record["flow"] != current.id or (current.id is None and record["next"] != current.next):
         return None, None
     user = db.session.get(User, record["user_id"])
-    if user is None or user.disabled:
+    if user is None or user.disabled or record.get("epoch") != user.session_epoch:
         return None, None
     if record["purpose"] == "step_up":
         _, state = web_session.current_user()

@@ -67,10 +67,7 @@ def _notify_new_device(user: "User") -> None:
         "If this was you, there is nothing to do. If not, change your password and review your\n"
         "second factors on your account page at once.\n"
     )
-    try:
-        mail.send(user.email, "New sign-in to your account", body)
-    except mail.MailError:
-        pass  # logged by mail; a notice must not block the sign-in
+    mail.send_later(user.email, "New sign-in to your account", body)
 
 
 def register(app: Flask) -> None:

@@ -34,7 +34,7 @@ class Flow:
     next: str = "/account"
 
 
-SAFE_NEXT = ("/account", "/admin", "/password/reset/")
+SAFE_NEXT = ("/account", "/admin", "/password/reset")
 
 
 def safe_next(path: str | None) -> str:
@@ -137,6 +137,7 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None 
         "flow": flow.id,
         "next": flow.next if flow.id is None else None,
         "bind": web_session.browser_binding(),
+        "epoch": user.session_epoch,  # a disable or reset meanwhile ends it too
         "target": step.target,
         "methods": list(step.methods),
     }

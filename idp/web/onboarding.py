@@ -74,15 +74,29 @@ def forgot() -> str:
     return render_template("onboarding/forgot.html", sent=True)
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset(token: str) -> Response | str | tuple[str, int]:
-    row, user = accounts.reset_for(token[:128])
+@bp.get("/password/reset/<token>")
+def reset_link(token: str) -> Response | tuple[str, int]:
+    """The mailed link: the token moves into this browser's session at once, so it appears
+    in no later URL, pending record or log line."""
+    row, _ = accounts.reset_for(token[:128])
+    if row is None:
+        return _gone("This link is not valid any more. Ask for a new one.")
+    keyring = current_app.extensions["idp.keyring"]
+    web_session.stash("reset", keyring.encrypt(token.encode(), context=b"password-reset"))
+    return redirect(url_for("onboarding.reset"), code=303)
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset() -> Response | str | tuple[str, int]:
+    sealed = web_session.unstash("reset")
+    token = current_app.extensions["idp.keyring"].decrypt(sealed, context=b"password-reset").decode() if sealed else ""
+    row, user = accounts.reset_for(token) if token else (None, None)
     if row is None:
         return _gone("This link is not valid any more. Ask for a new one.")
     enrolled = mfa.enrolled(user.id)
     if enrolled and not _second_factor_just_verified(user.id):
         # A stolen mailbox alone does not take the account: the second factor first.
-        here = flow.Flow(None, None, None, flow.safe_next(request.path))
+        here = flow.Flow(None, None, None, "/password/reset")
         return flow.go_to_step(here, Step("second_factor", "mfa", tuple(sorted(enrolled))), user, purpose="reset")
     if request.method == "GET":
         return render_template("onboarding/reset.html")
@@ -98,6 +112,7 @@ def reset(token: str) -> Response | str | tuple[str, int]:
         db.session.rollback()
         return _gone(str(exc))
     db.session.commit()
+    web_session.unstash("reset", keep=False)
     web_session.record_factor(user, "pwd")
     return redirect(url_for("account.index", done="password changed"), code=303)
 

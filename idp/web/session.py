@@ -47,6 +47,15 @@ def record_factors(user: User, factors: dict[str, int]) -> AuthState:
     return state
 
 
+def carry_into_new_epoch(user: User) -> None:
+    """After the person ended all their sessions (a password change), keep this one: same
+    factors, new epoch, new session id."""
+    state = auth_state()
+    if state is not None and state.user_id == user.id:
+        session.regenerate()  # type: ignore[attr-defined]
+        session["auth"] = AuthState(user.id, state.sid, state.factors, user.session_epoch).to_dict()
+
+
 def record_factor(user: User, factor: str) -> AuthState:
     return record_factors(user, {factor: clock.now()})
 

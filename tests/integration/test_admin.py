@@ -138,3 +138,14 @@ def test_keys_and_audit_from_the_console(app, client, admin):
 def test_console_forms_need_csrf(client, admin, user):
     sign_in(client, "root@example.com", admin[1])
     assert client.post(f"/admin/users/{user.id}/disable").status_code == 400
+
+
+def test_console_changes_need_a_recent_second_factor(client, admin, user, monkeypatch):
+    sign_in(client, "root@example.com", admin[1])
+    token = csrf_token(client.get("/account").get_data(as_text=True))
+    later = clock.now() + 600
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert client.get("/admin").status_code == 200  # looking is fine
+    response = client.post(f"/admin/users/{user.id}/disable", data={"csrf_token": token})
+    assert response.location.startswith("/login/mfa")
+    assert "disabled" not in client.get(f"/admin/users/{user.id}").get_data(as_text=True).split("Status:")[1][:60]

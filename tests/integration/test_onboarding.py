@@ -164,11 +164,16 @@ def outbox(app) -> list:
     return [message_from_bytes(f.read_bytes(), policy=default) for f in files]
 
 
-def outbox_link(app, email, kind):
-    for message in reversed(outbox(app)):
-        if message["To"] == email and kind in message["Subject"]:
-            return re.search(r"http://localhost(/password/reset/\S+)", message.get_content()).group(1)
-    return None
+def outbox_link(app, email, kind, wait=3.0):
+    """The link of the newest matching mail; such mail leaves in the background."""
+    deadline = time.monotonic() + wait
+    while True:
+        for message in reversed(outbox(app)):
+            if message["To"] == email and kind in message["Subject"]:
+                return re.search(r"http://localhost(/password/reset/\S+)", message.get_content()).group(1)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
 
 
 def ask_reset(http, email):
@@ -177,17 +182,19 @@ def ask_reset(http, email):
 
 
 def set_password(http, link, password):
-    page = http.get(link)
+    entered = http.get(link)
+    assert entered.status_code == 303 and entered.location == "/password/reset", entered.status_code
+    page = http.get("/password/reset")
     assert page.status_code == 200, page.location
-    return http.post(link, data={"csrf_token": csrf_token(page.get_data(as_text=True)),
-                                 "password": password, "password_confirm": password})
+    return http.post("/password/reset", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                             "password": password, "password_confirm": password})
 
 
 def test_same_answer_whether_the_account_exists_or_not(app, client, user):
     known, unknown = ask_reset(client, "alice@example.com"), ask_reset(client, "nobody@example.com")
     strip = lambda r: re.sub(r'value="[^"]+"', "", r.get_data(as_text=True))  # noqa: E731
     assert known.status_code == unknown.status_code == 200 and strip(known) == strip(unknown)
-    assert outbox_link(app, "alice@example.com", "Reset") and not outbox_link(app, "nobody@example.com", "Reset")
+    assert outbox_link(app, "alice@example.com", "Reset") and not outbox_link(app, "nobody@example.com", "Reset", wait=0.5)
 
 
 def test_reset_without_second_factor(app, client, user, spa):
@@ -218,14 +225,18 @@ def test_reset_with_a_second_factor_needs_it(app, client, user):
     ask_reset(client, "alice@example.com")
     link = outbox_link(app, "alice@example.com", "Reset")
     # The mailbox alone is not enough: the link leads to the second factor first.
-    first = client.get(link)
-    assert first.status_code == 302 and first.location.startswith("/login/mfa")
+    assert client.get(link).location == "/password/reset"
+    first = client.get("/password/reset")
+    assert first.status_code == 302 and first.location.startswith("/login/mfa") and "reset/" not in first.location
     assert 'name="password"' not in client.get(first.location).get_data(as_text=True)
     done = Actions(client).second_factor(first.location, code=pyotp.TOTP(secret).at(clock.now()))
-    assert done.status_code == 303 and done.location == link
+    assert done.status_code == 303 and done.location == "/password/reset"
     # A second factor alone is not a sign-in.
     assert client.get("/account").status_code == 302
-    assert set_password(client, link, "a brand new passphrase").status_code == 303
+    page = client.get("/password/reset")
+    response = client.post("/password/reset", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                   "password": "a brand new passphrase", "password_confirm": "a brand new passphrase"})
+    assert response.status_code == 303
     assert client.get("/account").status_code == 200
 
 
@@ -253,13 +264,51 @@ def test_reset_mfa_makes_the_person_enrol_again(app, client, user, spa):
 
 
 def test_new_device_notice(app, client, user, spa):
-    def notices():
-        return [m for m in outbox(app) if m["Subject"] == "New sign-in to your account"]
+    def notices(expected):
+        deadline = time.monotonic() + 3
+        while True:
+            found = [m for m in outbox(app) if m["Subject"] == "New sign-in to your account"]
+            if len(found) >= expected or time.monotonic() > deadline:
+                time.sleep(0.2)  # and nothing more arrives
+                return [m for m in outbox(app) if m["Subject"] == "New sign-in to your account"]
+            time.sleep(0.05)
 
     Actions(client).tokens(spa)
-    assert len(notices()) == 1
-    assert "Address: 127.0.0.1" in notices()[0].get_content()
+    assert len(notices(1)) == 1
+    assert "Address: 127.0.0.1" in notices(1)[0].get_content()
     Actions(client).tokens(spa, prompt="login")  # the same browser again: no notice
-    assert len(notices()) == 1
+    assert len(notices(2)) == 1
     Actions(app.test_client()).tokens(spa)
-    assert len(notices()) == 2
+    assert len(notices(2)) == 2
+
+
+def test_reset_requests_are_limited_and_a_new_link_ends_the_old(app, client, user):
+    ask_reset(client, "alice@example.com")
+    first = outbox_link(app, "alice@example.com", "Reset")
+    time.sleep(0.01)
+    ask_reset(client, "alice@example.com")
+    deadline = time.monotonic() + 3
+    while (second := outbox_link(app, "alice@example.com", "Reset")) == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert second != first
+    assert client.get(first).status_code == 410
+    ask_reset(client, "alice@example.com")
+    ask_reset(client, "alice@example.com")  # the fourth within the hour: answered, not sent
+    time.sleep(0.5)
+    sent = [m for m in outbox(app) if m["Subject"] == "Reset your password"]
+    assert len(sent) == 3
+
+
+def test_changing_the_password_ends_other_sessions_but_not_this_one(app, client, user, spa):
+    other = Actions(app.test_client())
+    tokens = other.tokens(spa)
+    Actions(client).tokens(spa)
+    page = client.get("/account/password")
+    response = client.post("/account/password", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "current_password": PASSWORD,
+        "password": "a brand new passphrase", "password_confirm": "a brand new passphrase",
+    })
+    assert response.status_code == 303
+    assert client.get("/account").status_code == 200
+    assert other.http.get("/account").status_code == 302
+    assert other.token(spa, grant_type="refresh_token", refresh_token=tokens["refresh_token"]).status_code == 400
