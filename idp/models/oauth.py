@@ -64,10 +64,6 @@ class Client(db.Model):
         return {"post_logout_redirect_uris": self.post_logout_redirect_uris}
 
     @property
-    def token_endpoint_auth_method(self) -> str:
-        return "none" if self.is_public else "client_secret_basic"
-
-    @property
     def cors_origins(self) -> set[str]:
         """A public client's registered origins: those of its redirect URIs."""
         from urllib.parse import urlsplit

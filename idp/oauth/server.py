@@ -36,8 +36,8 @@ class StoredAuthorizationRequest(OAuth2Request):
 
 class AuthorizationServer(_FlaskServer):
     def query_client(self, client_id: str) -> Client | None:
-        if not client_id or len(client_id) > 64:
-            return None
+        if not client_id or len(client_id) > 64 or "\x00" in client_id:
+            return None  # (a Basic header can carry what the form check cannot see)
         return db.session.query(Client).filter_by(client_id=client_id).first()
 
     def save_token(self, token: dict, request) -> None:  # noqa: ANN001

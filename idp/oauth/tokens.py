@@ -21,7 +21,6 @@ class Settings:
     issuer: str
     audience: str
     access_ttl: int
-    refresh_ttl: int
 
 
 def settings() -> Settings:
@@ -30,7 +29,6 @@ def settings() -> Settings:
         issuer=c["IDP_ISSUER"],
         audience=c["IDP_ACCESS_TOKEN_AUDIENCE"],
         access_ttl=c["IDP_ACCESS_TOKEN_TTL"],
-        refresh_ttl=c["IDP_REFRESH_TOKEN_TTL"],
     )
 
 

@@ -7,7 +7,7 @@ import logging
 
 from flask import Flask, Response, render_template, request, session
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, abort
 
 from ..security.passwords import HasherBusy
 from ..store import StoreUnavailable
@@ -39,8 +39,15 @@ def register(app: Flask) -> None:
     def session_store_reachable() -> None:
         require_store(session)  # type: ignore[arg-type]
 
+    def no_nul_characters() -> None:
+        # PostgreSQL refuses NUL in text: such input is malformed, not a server error.
+        values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
+        if any("\x00" in value for value in values):
+            abort(400, description="The request contains a NUL character.")
+
     # First of all before_request hooks: before CSRF protection reads the session.
     app.before_request_funcs.setdefault(None, []).insert(0, session_store_reachable)
+    app.before_request_funcs[None].insert(0, no_nul_characters)
 
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Response:
