@@ -4,11 +4,10 @@ a browser and a client do (the flaskr `AuthActions` habit)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlencode, urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import pyotp
 from joserfc import jwt as jose_jwt
@@ -18,6 +17,7 @@ from idp import clock
 from idp.extensions import db
 from idp.models import Client, User
 from idp.security.tokens import random_token, token_hash
+from tests.pkce import Pkce, query  # noqa: F401  (the tests take them from here too)
 
 PASSWORD = "correct horse battery staple"
 
@@ -29,16 +29,6 @@ class TestClient:
     redirect_uri: str
     public: bool
     logout_uri: str = "http://localhost:8080/bye"
-
-
-@dataclass
-class Pkce:
-    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
-
-    @property
-    def challenge(self) -> str:
-        digest = hashlib.sha256(self.verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -93,10 +83,6 @@ def claims(http, token: str, algorithms=("RS256", "ES256", "EdDSA")) -> dict:
     """Verify one of our JWTs the way a resource server does: with the JWKS alone."""
     keyset = KeySet.import_key_set(http.get("/jwks.json").get_json())
     return dict(jose_jwt.decode(token, keyset, algorithms=list(algorithms)).claims)
-
-
-def query(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
 def csrf_token(html: str) -> str:

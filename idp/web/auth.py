@@ -69,7 +69,6 @@ def login_submit() -> Response | tuple[str, int]:
         page = render_template("auth/login.html", flow=current, email=email, error="Incorrect email or password.")
         return page, 401
     now = clock.now()
-    user.last_login_at = now
     audit.emit("login.password_ok", user_id=user.id, ip=client_ip())
     db.session.commit()
     # What would the session be worth with this password? If a second factor is still
@@ -83,6 +82,8 @@ def login_submit() -> Response | tuple[str, int]:
     if second is not None:
         _regulator().succeeded(reservation, complete=False)
         return flow.go_to_step(current, second, user, pwd_at=now)
+    user.last_login_at = now
+    db.session.commit()
     _regulator().succeeded(reservation, complete=True)
     device.signed_in(user, account)
     flow.record_verified(current, user, {"pwd": now})
@@ -238,6 +239,7 @@ def complete(
     if record["pwd_at"] is not None:
         factors = {"pwd": record["pwd_at"], **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=client_ip(), factor=factor)
+    user.last_login_at = clock.now()
     db.session.commit()
     flow.record_verified(current, user, factors)
     if record["purpose"] == "reset":

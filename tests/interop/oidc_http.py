@@ -8,7 +8,6 @@ Nothing here imports the provider: it talks to it as a stranger does.
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.cookiejar
 import json
 import secrets
@@ -16,7 +15,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, quote_plus, urlencode, urljoin, urlsplit
+from urllib.parse import quote_plus, urlencode, urljoin, urlsplit
+
+from tests.pkce import Pkce, query
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
@@ -132,18 +133,7 @@ def find_form(html: str, field_name: str) -> Form | None:
 
 # --- PKCE and the front channel --------------------------------------------------------
 
-@dataclass
-class Pkce:
-    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
-
-    @property
-    def challenge(self) -> str:
-        digest = hashlib.sha256(self.verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+__all__ = ["Browser", "Pkce", "RelyingParty", "find_form", "get_json", "query", "request"]
 
 
 def _same_endpoint(url: str, target: str) -> bool:
