@@ -81,11 +81,9 @@ class Regulator:
         reservation back, so knowing the password does not reset the budget for guessing
         the code. The address counter only gets its own reservation back: a spraying
         address that guesses one password right keeps the rest of its record."""
-        for key, _ in reservation.keys:
-            if complete and key.startswith("acct:"):
-                counters.clear(key)
-            else:
-                counters.give_back(key)
+        keys = [key for key, _ in reservation.keys]
+        forget = [k for k in keys if complete and k.startswith("acct:")]
+        counters.settle(forget=forget, give_back=[k for k in keys if k not in forget])
 
     def unlock(self, email: str) -> int:
         return counters.clear_prefix(f"acct:{account_key(email)}")

@@ -85,10 +85,16 @@ def reserve(
     return 0, [int(x) for x in result[2:]]
 
 
-def give_back(key: str) -> None:
-    """Undo one reservation (the attempt succeeded) without forgetting earlier failures."""
+def settle(*, forget: list[str], give_back: list[str]) -> None:
+    """After a success, in one round trip: forget some counters, and on others undo this
+    attempt's reservation without forgetting earlier failures."""
     try:
-        _script(_GIVE_BACK)(keys=[PREFIX + key])
+        pipe = client().pipeline(transaction=False)
+        if forget:
+            pipe.delete(*(PREFIX + k for k in forget))
+        for key in give_back:
+            _script(_GIVE_BACK)(keys=[PREFIX + key], client=pipe)
+        pipe.execute()
     except ERRORS as exc:
         raise StoreUnavailable(str(exc)) from exc
 
