@@ -97,3 +97,19 @@ def test_id_token_hint_for_someone_else():
 def test_auth_time_is_the_oldest_factor_behind_the_acr():
     outcome = evaluate(state(pwd=300, otp=20), Demand(), now=NOW)
     assert outcome.auth_time == NOW - 300
+
+
+def test_after_password_the_persons_floor_decides():
+    from idp.authn.steps import Step, after_password
+
+    unmet = Step("unmet", "phr")
+    # A person with TOTP gives it even when the request cannot be met anyway.
+    assert after_password(unmet, floor="mfa", enrolled={"otp"}) == Step("second_factor", "mfa", ("otp",))
+    assert after_password(Step("password", "pwd", reason="id_token_hint"), floor="mfa", enrolled={"otp", "hwk"}).methods == ("otp", "hwk")
+    # The request's own second-factor step wins (it may need hwk only).
+    wanted = Step("second_factor", "phr", ("hwk",))
+    assert after_password(wanted, floor="mfa", enrolled={"otp", "hwk"}) is wanted
+    # Nothing to give: the password completes (or enrolment follows, which needs a session).
+    assert after_password(unmet, floor="pwd", enrolled=set()) is None
+    assert after_password(Step("enroll", "mfa", ("otp", "hwk")), floor="mfa", enrolled=set()) is None
+    assert after_password(Satisfied("pwd", ["pwd"], NOW), floor="pwd", enrolled=set()) is None
