@@ -10,7 +10,6 @@ import functools
 import json
 from collections.abc import Callable
 
-from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import accounts, audit, clock, mfa
@@ -60,13 +59,6 @@ def step_up(user: User, next_path: str) -> Response:
     return flow.go_to_step(target, Step("second_factor", "mfa", tuple(sorted(enrolled))), user)
 
 
-def _current_flow() -> flow.Flow | None | Response:
-    try:
-        return flow.load(request.values.get("flow"), request.values.get("next"))
-    except OAuth2Error as error:
-        return flow.authorization_error(error)
-
-
 @bp.get("")
 @signed_in
 def index(user: User, state: AuthState) -> Response | str:
@@ -85,11 +77,9 @@ def index(user: User, state: AuthState) -> Response | str:
 @signed_in
 def setup(user: User, state: AuthState) -> Response | str:
     """A second factor is required and none is enrolled: choose one."""
-    current = _current_flow()
+    current = flow.from_request()
     if isinstance(current, Response):
         return current
-    if current is None:
-        return flow.expired()
     return render_template("account/setup.html", flow=current)
 
 
@@ -98,11 +88,9 @@ def setup(user: User, state: AuthState) -> Response | str:
 @bp.route("/mfa/totp/new", methods=["GET", "POST"])
 @signed_in
 def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
-    current = _current_flow()
+    current = flow.from_request()
     if isinstance(current, Response):
         return current
-    if current is None:
-        return flow.expired()
     if not fresh_enough(user, state):
         return step_up(user, request.full_path if current.id is None else "/account")
     keyring = current_app.extensions["idp.keyring"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import audit, clock, mfa
@@ -24,35 +23,24 @@ bp = Blueprint("auth", __name__)
 MAX_FIELD = 4096  # nobody's password is longer; nobody gets to make us hash a novel
 
 
-def _flow() -> flow.Flow | None | Response:
-    try:
-        return flow.load(request.values.get("flow"), request.values.get("next"))
-    except OAuth2Error as error:
-        return flow.authorization_error(error)
-
-
 def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
 @bp.get("/login")
 def login() -> Response | str:
-    current = _flow()
+    current = flow.from_request()
     if isinstance(current, Response):
         return current
-    if current is None:
-        return flow.expired()
     email = (current.request.login_hint if current.request else None) or ""
     return render_template("auth/login.html", flow=current, email=email)
 
 
 @bp.post("/login")
 def login_submit() -> Response | tuple[str, int]:
-    current = _flow()
+    current = flow.from_request()
     if isinstance(current, Response):
         return current
-    if current is None:
-        return flow.expired()
     email = request.form.get("email", "")[:320]
     password = request.form.get("password", "")[:MAX_FIELD]
     account = account_key(email)
@@ -158,10 +146,10 @@ def with_pending(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def guarded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        current = _flow()
+        current = flow.from_request()
         if isinstance(current, Response):
             return current
-        record, user = pending_sign_in(current) if current else (None, None)
+        record, user = pending_sign_in(current)
         if record is None:
             return flow.expired()
         return view(current, record, user, *args, **kwargs)

@@ -68,6 +68,16 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
     return Flow(flow_id, req, data.get("verified"))
 
 
+def from_request() -> Flow | Response:
+    """The flow a hosted page was opened in (`flow=` or `next=`), or the page to show
+    instead: an expired flow, or an error for a request that no longer validates."""
+    try:
+        current = load(request.values.get("flow"), request.values.get("next"))
+    except OAuth2Error as error:
+        return authorization_error(error)
+    return expired() if current is None else current
+
+
 def record_verified(current: Flow, user: User, factors: dict[str, int]) -> None:
     """Put freshly verified factors in the session and, within a flow, note them as
     verified for its request."""
