@@ -6,6 +6,9 @@ and forgets lockout counters, and loses nothing durable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import redis
 from flask import current_app
 
@@ -25,3 +28,12 @@ def client() -> redis.Redis:
 
 
 ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
+@contextmanager
+def reachable() -> Iterator[redis.Redis]:
+    """The client, with an unreachable Redis turned into StoreUnavailable (fail closed)."""
+    try:
+        yield client()
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc

@@ -9,22 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import ERRORS, StoreUnavailable, client
+from . import reachable
 
 PREFIX = "idp:challenge:"
 TTL = 300
 
 
 def put(purpose: str, bound_to: str, data: dict[str, Any]) -> None:
-    try:
-        client().set(f"{PREFIX}{purpose}:{bound_to}", json.dumps(data), ex=TTL)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        r.set(f"{PREFIX}{purpose}:{bound_to}", json.dumps(data), ex=TTL)
 
 
 def take(purpose: str, bound_to: str) -> dict[str, Any] | None:
-    try:
-        raw = client().getdel(f"{PREFIX}{purpose}:{bound_to}")
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        raw = r.getdel(f"{PREFIX}{purpose}:{bound_to}")
     return json.loads(raw) if raw else None

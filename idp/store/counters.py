@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ERRORS, StoreUnavailable, client
+from . import reachable
 
 PREFIX = "idp:lock:"
 
@@ -56,8 +56,7 @@ return f
 _scripts: dict[tuple[int, str], object] = {}
 
 
-def _script(source: str):  # noqa: ANN202
-    redis_client = client()
+def _script(redis_client, source: str):  # noqa: ANN001, ANN202
     key = (id(redis_client), source)
     if key not in _scripts:
         _scripts[key] = redis_client.register_script(source)  # EVALSHA, loaded once
@@ -74,12 +73,10 @@ def reserve(
     keys: list[tuple[str, int]], *, now_ms: int, ttl: int, reset_ms: int, schedule_ms: list[int]
 ) -> tuple[int, list[int]]:
     """(milliseconds to wait, []) if locked; (0, new failure counts) if the attempt may go on."""
-    try:
-        script = _script(_RESERVE)
+    with reachable() as r:
+        script = _script(r, _RESERVE)
         args = [now_ms, ttl, reset_ms, len(schedule_ms), *schedule_ms, *(threshold for _, threshold in keys)]
         result = script(keys=[PREFIX + k for k, _ in keys], args=args)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
     if int(result[0]) == 0:
         return int(result[1]), []
     return 0, [int(x) for x in result[2:]]
@@ -88,40 +85,32 @@ def reserve(
 def settle(*, forget: list[str], give_back: list[str]) -> None:
     """After a success, in one round trip: forget some counters, and on others undo this
     attempt's reservation without forgetting earlier failures."""
-    try:
-        pipe = client().pipeline(transaction=False)
+    with reachable() as r:
+        pipe = r.pipeline(transaction=False)
         if forget:
             pipe.delete(*(PREFIX + k for k in forget))
         for key in give_back:
-            _script(_GIVE_BACK)(keys=[PREFIX + key], client=pipe)
+            _script(r, _GIVE_BACK)(keys=[PREFIX + key], client=pipe)
         pipe.execute()
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
 
 
 def clear(*keys: str) -> None:
-    try:
+    with reachable() as r:
         if keys:
-            client().delete(*(PREFIX + k for k in keys))
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+            r.delete(*(PREFIX + k for k in keys))
 
 
 def clear_prefix(prefix: str) -> int:
-    try:
-        found = list(client().scan_iter(match=PREFIX + prefix + "*", count=500))
+    with reachable() as r:
+        found = list(r.scan_iter(match=PREFIX + prefix + "*", count=500))
         if found:
-            client().delete(*found)
+            r.delete(*found)
         return len(found)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
 
 
 def read(key: str) -> Counter | None:
-    try:
-        raw = client().hgetall(PREFIX + key)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        raw = r.hgetall(PREFIX + key)
     if not raw:
         return None
     return Counter(failures=int(raw.get(b"f", 0)), last_failure=int(raw.get(b"t", 0)))
@@ -129,10 +118,8 @@ def read(key: str) -> Counter | None:
 
 def incr_once(key: str, ttl: int) -> int:
     """A plain atomic counter (the tries of one pending sign-in)."""
-    try:
-        pipe = client().pipeline()
+    with reachable() as r:
+        pipe = r.pipeline()
         pipe.incr(PREFIX + key)
         pipe.expire(PREFIX + key, ttl)
         return int(pipe.execute()[0])
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ERRORS, StoreUnavailable, client
+from . import reachable
 
 PREFIX = "idp:revoked-jti:"
 
@@ -10,14 +10,10 @@ PREFIX = "idp:revoked-jti:"
 def add(jti: str, ttl: int) -> None:
     if ttl <= 0:
         return
-    try:
-        client().set(PREFIX + jti, b"1", ex=ttl)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        r.set(PREFIX + jti, b"1", ex=ttl)
 
 
 def contains(jti: str) -> bool:
-    try:
-        return bool(client().exists(PREFIX + jti))
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        return bool(r.exists(PREFIX + jti))

@@ -10,43 +10,37 @@ import json
 import secrets
 from typing import Any
 
-from . import ERRORS, StoreUnavailable, client
+from . import reachable
 
 PREFIX = "idp:flow:"
 
 
 def put(data: dict[str, Any], ttl: int) -> str:
     flow_id = secrets.token_urlsafe(24)
-    try:
-        client().set(PREFIX + flow_id, json.dumps(data), ex=ttl)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        r.set(PREFIX + flow_id, json.dumps(data), ex=ttl)
     return flow_id
 
 
 def get(flow_id: str) -> dict[str, Any] | None:
     if not flow_id or len(flow_id) > 64:
         return None
-    try:
-        raw = client().get(PREFIX + flow_id)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        raw = r.get(PREFIX + flow_id)
     return json.loads(raw) if raw else None
 
 
 def delete(flow_id: str) -> bool:
     """Single use: only the caller that deletes the flow may complete it."""
-    try:
-        return bool(client().delete(PREFIX + flow_id))
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        return bool(r.delete(PREFIX + flow_id))
 
 
 def mark_verified(flow_id: str, user_id: int, factors: list[str]) -> None:
     """Record that `factors` were verified for this flow (prompt=login and max_age count
     them as fresh, whatever the clock's resolution)."""
-    try:
-        raw = client().get(PREFIX + flow_id)
+    with reachable() as r:
+        raw = r.get(PREFIX + flow_id)
         if raw is None:
             return
         data = json.loads(raw)
@@ -56,6 +50,4 @@ def mark_verified(flow_id: str, user_id: int, factors: list[str]) -> None:
         done["factors"] = sorted(set(done["factors"]) | set(factors))
         data["verified"] = done
         # XX: a flow that ended meanwhile (code issued, expired) stays ended.
-        client().set(PREFIX + flow_id, json.dumps(data), keepttl=True, xx=True)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+        r.set(PREFIX + flow_id, json.dumps(data), keepttl=True, xx=True)

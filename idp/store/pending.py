@@ -12,7 +12,7 @@ import json
 import secrets
 from typing import Any
 
-from . import ERRORS, StoreUnavailable, client
+from . import reachable
 
 PREFIX = "idp:pending:"
 TTL = 300
@@ -20,35 +20,27 @@ TTL = 300
 
 def start(record: dict[str, Any]) -> str:
     pending_id = secrets.token_urlsafe(24)
-    try:
-        client().set(PREFIX + pending_id, json.dumps(record), ex=TTL)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        r.set(PREFIX + pending_id, json.dumps(record), ex=TTL)
     return pending_id
 
 
 def peek(pending_id: str | None) -> dict[str, Any] | None:
     if not pending_id:
         return None
-    try:
-        raw = client().get(PREFIX + pending_id)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        raw = r.get(PREFIX + pending_id)
     return json.loads(raw) if raw else None
 
 
 def take(pending_id: str) -> dict[str, Any] | None:
     """Single use: of two completions racing, only one gets the record."""
-    try:
-        raw = client().getdel(PREFIX + pending_id)
-    except ERRORS as exc:
-        raise StoreUnavailable(str(exc)) from exc
+    with reachable() as r:
+        raw = r.getdel(PREFIX + pending_id)
     return json.loads(raw) if raw else None
 
 
 def discard(pending_id: str | None) -> None:
     if pending_id:
-        try:
-            client().delete(PREFIX + pending_id)
-        except ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        with reachable() as r:
+            r.delete(PREFIX + pending_id)
