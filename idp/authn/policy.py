@@ -35,6 +35,14 @@ class AuthState:
         return AuthState(self.user_id, self.sid, {**self.factors, factor: at}, self.epoch)
 
 
+SECOND_FACTORS = ("otp", "hwk")
+
+
+def verified_recently(state: AuthState, factors: tuple[str, ...], *, now: int, max_age: int) -> bool:
+    """Step-up inside the provider: one of `factors` verified within `max_age` seconds."""
+    return any(f in state.factors and now - state.factors[f] <= max_age for f in factors)
+
+
 @dataclass(frozen=True)
 class Demand:
     """What one authorization request asks of the authentication."""

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import accounts, audit, clock, mfa
 from ..authn.password_policy import WeakPassword
-from ..authn.policy import AuthState
+from ..authn.policy import SECOND_FACTORS, AuthState, verified_recently
 from ..authn.steps import Step
 from ..extensions import db
 from ..mfa import recovery, totp
@@ -46,9 +46,8 @@ def signed_in(view: Callable) -> Callable:
 
 def fresh_enough(user: User, state: AuthState) -> bool:
     """A second factor within the step-up age; with none enrolled yet, the password."""
-    now = clock.now()
-    proof = ("otp", "hwk") if mfa.enrolled(user.id) else ("pwd",)
-    return any(now - state.factors.get(f, -10**12) <= _max_age() for f in proof)
+    proof = SECOND_FACTORS if mfa.enrolled(user.id) else ("pwd",)
+    return verified_recently(state, proof, now=clock.now(), max_age=_max_age())
 
 
 def step_up(user: User, next_path: str) -> Response:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import accounts, clock, mail, mfa
 from ..authn.password_policy import WeakPassword
+from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
 from ..extensions import db
 from . import flow, session as web_session
@@ -121,6 +122,5 @@ def _second_factor_just_verified(user_id: int) -> bool:
     state = web_session.auth_state()
     if state is None or state.user_id != user_id:
         return False
-    now = clock.now()
-    return any(now - state.factors.get(f, -10**12) <= current_app.config["IDP_STEP_UP_MAX_AGE"] for f in ("otp", "hwk"))
+    return verified_recently(state, SECOND_FACTORS, now=clock.now(), max_age=current_app.config["IDP_STEP_UP_MAX_AGE"])
 

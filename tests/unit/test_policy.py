@@ -113,3 +113,11 @@ def test_after_password_the_persons_floor_decides():
     assert after_password(unmet, floor="pwd", enrolled=set()) is None
     assert after_password(Step("enroll", "mfa", ("otp", "hwk")), floor="mfa", enrolled=set()) is None
     assert after_password(Satisfied("pwd", ["pwd"], NOW), floor="pwd", enrolled=set()) is None
+
+
+def test_verified_recently():
+    from idp.authn.policy import SECOND_FACTORS, verified_recently
+
+    assert verified_recently(state(pwd=10, otp=299), SECOND_FACTORS, now=NOW, max_age=300)
+    assert not verified_recently(state(pwd=10, otp=301), SECOND_FACTORS, now=NOW, max_age=300)
+    assert not verified_recently(state(pwd=10), SECOND_FACTORS, now=NOW, max_age=300)
