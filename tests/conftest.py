@@ -15,10 +15,10 @@ from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
-from tests import live
+from tests import live, redis_db
 from tests.helpers import Actions, make_client, make_user
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = redis_db.url("TEST_REDIS_URL", 15)
 _TMP = Path(tempfile.mkdtemp(prefix="idp-test-"))
 os.environ.setdefault("IDP_INSTANCE_PATH", str(_TMP / "instance"))  # the outbox of mail, for one
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"

@@ -20,6 +20,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests import redis_db
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -100,7 +102,7 @@ def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
         **os.environ,
         "IDP_ISSUER": f"http://localhost:{port}",
         "DATABASE_URL": _live_database(tmp),
-        "REDIS_URL": os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "REDIS_URL": redis_db.url("TEST_LIVE_REDIS_URL", 14),
         "IDP_INSTANCE_PATH": str(tmp / "instance"),
         "IDP_ENV": "test",
         "IDP_KEY_CACHE_SECONDS": "2",  # key rotation shows within seconds, not half a minute

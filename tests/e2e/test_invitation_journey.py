@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from tests import live
+from tests import live, redis_db
 
 from .pages import enrol_totp, expect, fill_login, jwt_claims, pkce_pair, query
 from .servers import RecordingServer
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.e2e
 Controller = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is missing: pip install -e '.[test]'").Controller
 
 # The dedicated server's Redis database (flushed when it starts).
-REDIS_URL = os.environ.get("TEST_INVITE_REDIS_URL", "redis://127.0.0.1:6379/7")
+REDIS_URL = redis_db.url("TEST_INVITE_REDIS_URL", 7)
 TIMEOUT_MS = 10_000
 ADMIN_EMAIL = "admin@example.com"
 

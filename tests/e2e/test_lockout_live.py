@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from tests import live
+from tests import live, redis_db
 from idp.lockout.regulator import account_key
 from tests.interop.oidc_http import Browser, Pkce, RelyingParty, find_form
 
@@ -35,7 +35,7 @@ def lock_server():
     gunicorn's queue drains, and then one more guess is rightly evaluated)."""
     server = live.start({
         "IDP_LOCKOUT_BASE_SECONDS": "60",
-        "REDIS_URL": os.environ.get("TEST_SPARE_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        "REDIS_URL": redis_db.url("TEST_SPARE_REDIS_URL", 9),
     })
     yield server
     server.stop()

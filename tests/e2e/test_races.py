@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests import live
+from tests import live, redis_db
 from tests.interop.oidc_http import Browser, RelyingParty
 
 REDIRECT_URI = "http://localhost:8080/race/cb"
@@ -82,7 +82,7 @@ def test_concurrent_code_redemption_yields_one_success(live_server):
 @pytest.mark.parametrize("attempt", range(2))
 def test_first_start_makes_one_active_and_one_next_key(attempt):
     # A Redis database of its own: flushing the shared live server's would sign its tests out.
-    server = live.start({"REDIS_URL": os.environ.get("TEST_SPARE_REDIS_URL", "redis://127.0.0.1:6379/9")})
+    server = live.start({"REDIS_URL": redis_db.url("TEST_SPARE_REDIS_URL", 9)})
     try:
         def fetch():
             with urllib.request.urlopen(server.url.replace("localhost", "127.0.0.1") + "/jwks.json") as r:
