@@ -1,1 +1,3 @@
-"""Who the person is and how strongly they authenticated. No Flask, no authlib."""
+"""Who the person is and how strongly: acr arithmetic, login policy, the next step, and the
+sign-in use-cases (password, second factor, security key or passkey), each returning an
+outcome (outcomes.py) that a view renders. No Flask request or session, no authlib."""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from .. import audit, clock, mfa
 from ..extensions import db
+from ..lockout.regulator import Locked, Regulator, account_key
 from ..models import User
 from ..models.user import normalize_email
 from ..security.passwords import Passwords
+from . import outcomes
+from .browser import Browser
+from .failures import record_failure
 from .password_policy import normalize
+from .policy import Satisfied
+from .steps import Step, after_password, user_floor
 
 
 class InvalidCredentials(Exception):
@@ -27,3 +36,42 @@ def authenticate(email: str, password: str, *, passwords: Passwords) -> User:
         # Parameters changed since this hash was made: upgrade it while we know the password.
         user.password_hash = passwords.hash(normalize(password))
     return user
+
+
+#: What the authorization request still needs once `user` has given their password at
+#: `at`, given the factors they have enrolled (the flow answers it; see web.flow).
+RequestNeeds = Callable[[User, int, set[str]], "Satisfied | Step"]
+
+
+def sign_in(
+    *, email: str, password: str, browser: Browser, regulator: Regulator, passwords: Passwords,
+    request_needs: RequestNeeds,
+) -> outcomes.Outcome:
+    """The password step. The attempt is reserved on the lockout before the password is
+    looked at, so a locked account, and a correct password during a lockout, get the same
+    refusal and nothing is evaluated."""
+    account = account_key(email)
+    try:
+        reservation = regulator.reserve(browser.attempt(account))
+    except Locked as locked:
+        return outcomes.Locked(locked.retry_after)
+    try:
+        user = authenticate(email, password, passwords=passwords)
+    except InvalidCredentials:
+        record_failure(reservation, factor="pwd", ip=browser.ip, account=account)
+        return outcomes.Refused()
+    now = clock.now()
+    audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
+    enrolled = mfa.enrolled(user.id)
+    floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
+    second = after_password(request_needs(user, now, enrolled), floor=floor, enrolled=enrolled)
+    if second is not None:
+        # The password waits in a pending record; the session gets nothing yet, and the
+        # account's failures stay: knowing the password does not reset the code budget.
+        db.session.commit()
+        regulator.succeeded(reservation, complete=False)
+        return outcomes.SecondFactorDue(user, second, now)
+    user.last_login_at = now
+    db.session.commit()
+    regulator.succeeded(reservation, complete=True)
+    return outcomes.SignedIn(user, {"pwd": now})

@@ -20,9 +20,9 @@ from ..extensions import db
 from ..mfa import recovery, totp
 from ..models import TotpFactor, User, WebAuthnCredential
 from ..oauth import revocation
-from ..lockout.regulator import Attempt, Locked, account_key
+from ..lockout.regulator import Locked, account_key
 from . import device, flow, session as web_session
-from .auth import client_ip
+from .device import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -200,8 +200,7 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     # The current password is a guess like any other: it goes through the lockout.
     regulator = current_app.extensions["idp.regulator"]
     try:
-        reservation = regulator.reserve(Attempt(account=account_key(user.email), ip=client_ip(),
-                                                device=device.trusted_for(account_key(user.email))))
+        reservation = regulator.reserve(device.browser().attempt(account_key(user.email)))
     except Locked as locked:
         return render_template("account/password.html", error=f"Too many attempts. Try again in {locked.retry_after} seconds."), 429
     try:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..authn.browser import Browser
+
 if TYPE_CHECKING:
     from ..models import User
 
@@ -38,14 +40,22 @@ def _read() -> dict | None:
     return data
 
 
-def trusted_for(account: str) -> str | None:
-    """This browser's device id, if it completed a sign-in to `account` before."""
+def browser() -> Browser:
+    """Who is trying, for the lockout: the client address and this browser's device cookie."""
     data = _read()
-    return data["d"] if data and account in data["a"] else None
+    if data is None:
+        return Browser(ip=client_ip())
+    return Browser(ip=client_ip(), device=data["d"], trusted_accounts=frozenset(a for a in data["a"] if isinstance(a, str)))
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
 
 
 def is_new_for(account: str) -> bool:
-    return trusted_for(account) is None
+    """Whether this browser never completed a sign-in to `account` before."""
+    data = _read()
+    return not (data and account in data["a"])
 
 
 def signed_in(user: "User", account: str) -> None:

@@ -86,11 +86,11 @@ def record_verified(current: Flow, user: User, factors: dict[str, int]) -> None:
         flows.mark_verified(current.id, user.id, list(factors))
 
 
-def demand(flow: Flow, user: User | None, just_verified: frozenset[str] = frozenset()) -> Demand:
+def demand(flow: Flow, user: User | None, enrolled: set[str], just_verified: frozenset[str] = frozenset()) -> Demand:
     floor = None
     verified: frozenset[str] = just_verified
     if user is not None:
-        floor = user_floor(mfa_required=user.mfa_required, enrolled=mfa.enrolled(user.id))
+        floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
         if flow.verified and flow.verified.get("uid") == user.id:
             verified |= frozenset(flow.verified["factors"])
     req = flow.request
@@ -102,16 +102,25 @@ def demand(flow: Flow, user: User | None, just_verified: frozenset[str] = frozen
     )
 
 
-def evaluate(flow: Flow, user: User | None, state: AuthState | None, just_verified: frozenset[str] = frozenset()) -> Satisfied | Step:
-    """`just_verified`: factors verified by the request being handled, not yet recorded."""
-    enrolled = mfa.enrolled(user.id) if user is not None else set()
-    return next_step(state, demand(flow, user, just_verified), enrolled=enrolled, now=clock.now())
+def evaluate(
+    flow: Flow, user: User | None, state: AuthState | None, just_verified: frozenset[str] = frozenset(),
+    enrolled: set[str] | None = None,
+) -> Satisfied | Step:
+    """`just_verified`: factors verified by the request being handled, not yet recorded;
+    `enrolled`: the person's second factors, when the caller has them already."""
+    if enrolled is None:
+        enrolled = mfa.enrolled(user.id) if user is not None else set()
+    return next_step(state, demand(flow, user, enrolled, just_verified), enrolled=enrolled, now=clock.now())
 
 
-def proceed(flow: Flow) -> Response:
-    """Send the browser to the next step, or finish."""
-    user, state = web_session.current_user()
-    outcome = evaluate(flow, user, state)
+def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfied | Step] | None = None) -> Response:
+    """Send the browser to the next step, or finish. `evaluated`: the session's person,
+    state and evaluation, when the caller just made them for this very flow."""
+    if evaluated is None:
+        user, state = web_session.current_user()
+        outcome = evaluate(flow, user, state)
+    else:
+        user, state, outcome = evaluated
     req = flow.request
     if isinstance(outcome, Satisfied):
         if req is None:

@@ -61,7 +61,7 @@ def authorize() -> Response:
     current = flow.Flow(None, req, None)
     outcome = flow.evaluate(current, user, state)
     if isinstance(outcome, policy.Satisfied) or "none" in req.prompts or outcome.kind == "unmet":
-        return flow.proceed(current)
+        return flow.proceed(current, (user, state, outcome))
     return flow.go_to_step(flow.Flow(flow.start(params, req), req, None), outcome, user)
 
 

@@ -14,7 +14,7 @@ from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
 from ..extensions import db
 from . import flow, session as web_session
-from .auth import client_ip
+from .device import client_ip
 
 bp = Blueprint("onboarding", __name__)
 

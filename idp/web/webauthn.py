@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import update
-
-from .. import audit, clock, mfa
+from .. import clock, mfa
+from ..authn import outcomes, security_key
 from ..extensions import db
 from ..mfa import webauthn as wa
-from ..models import User, WebAuthnCredential
+from ..models import WebAuthnCredential
 from ..store import challenges
-from . import account, flow, session as web_session
-from ..lockout.regulator import Attempt, Locked, Reservation, account_key
-from . import device
-from .auth import client_ip, complete, failed, pending_sign_in, second_factor_guard
+from . import account, device, flow, session as web_session
+from .auth import pending_sign_in, signed_in
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
@@ -118,24 +115,20 @@ def mfa_verify() -> Response | tuple[Response, int]:
     record, user = _pending_for(current)
     if record is None:
         return _fail("this sign-in has expired", 400)
-    issued = challenges.take("mfa", web_session.pending_id())
+    pending_id = web_session.pending_id() or ""
+    issued = challenges.take("mfa", pending_id)
     if issued is None or issued["user_id"] != user.id:
         return _fail("the request expired: try again")
-    guard = second_factor_guard(user)
-    if isinstance(guard, Locked):
-        return _too_many(guard)
-    if guard is None:
+    outcome = security_key.verify_as_second_factor(
+        _rp(), user=user, record=record, pending_id=pending_id, response=_credential_of(body),
+        challenge=issued["challenge"], browser=device.browser(), regulator=_regulator(),
+        max_attempts=current_app.config["IDP_MFA_MAX_ATTEMPTS"],
+    )
+    if isinstance(outcome, outcomes.StartOver):
         return _fail("too many failed attempts for this sign-in: start again from the password", 429)
-    response = body.get("credential") or {}
-    credential = _credential(response, user_id=user.id)
-    if credential is None:
-        return _failed_assertion(user, guard, "unknown credential")
-    outcome = _assert(credential, response, issued["challenge"], guard, require_uv=False)
-    if isinstance(outcome, tuple):
-        return outcome
-    now = clock.now()
-    factors = {"hwk": now, **({"user": now} if outcome.user_verified else {})}
-    return _follow(complete(current, record, user, factors, factor="webauthn", reservation=guard))
+    if isinstance(outcome, outcomes.Expired):
+        return _fail("this sign-in has expired", 400)
+    return _render(current, outcome)
 
 
 def _pending_for(current: flow.Flow | None):  # noqa: ANN202
@@ -160,93 +153,41 @@ def passkey_verify() -> Response | tuple[Response, int]:
     issued = challenges.take("passkey", web_session.browser_binding())
     if issued is None:
         return _fail("the request expired: try again")
-    response = body.get("credential") or {}
-    credential = _credential(response)
-    user = db.session.get(User, credential.user_id) if credential else None
-    account = account_key(user.email) if user else None
-    try:
-        reservation = _regulator().reserve(
-            Attempt(account=account, ip=client_ip(), device=device.trusted_for(account) if account else None)
-        )
-    except Locked as locked:
-        return _too_many(locked)
-    if credential is None or user is None or user.disabled:
-        audit.emit("login.failed", ip=client_ip(), factor="passkey")
-        db.session.commit()
-        return _fail("this passkey is not registered here", 401)
-    inner = response.get("response") if isinstance(response, dict) else None
-    handle = inner.get("userHandle") if isinstance(inner, dict) else None
-    if handle and handle != wa.user_handle(user.subject):
-        # WebAuthn Level 2 §7.2 step 6: the credential must belong to the user it names.
-        return _failed_assertion(user, reservation, "user handle does not match the credential's owner")
-    if not credential.is_passkey:
-        # Registered as a second factor: it was never meant to stand in for the password.
-        audit.emit("login.failed", user_id=user.id, ip=client_ip(), factor="passkey", reason="not a passkey")
-        db.session.commit()
-        return _fail("this security key is set up as a second factor, not as a passkey: sign in with your password", 401)
-    outcome = _assert(credential, response, issued["challenge"], reservation, require_uv=True)
-    if isinstance(outcome, tuple):
-        return outcome
-    now = clock.now()
-    audit.emit("login.passkey_ok", user_id=user.id, ip=client_ip())
-    user.last_login_at = now
-    db.session.commit()
-    _regulator().succeeded(reservation, complete=True)
-    device.signed_in(user, account)
-    flow.record_verified(current, user, {"hwk": now, "user": now})
-    return jsonify(redirect=flow.continue_url(current))
+    outcome = security_key.sign_in_with_passkey(
+        _rp(), response=_credential_of(body), challenge=issued["challenge"], browser=device.browser(),
+        regulator=_regulator(),
+    )
+    return _render(current, outcome)
 
 
 # --- shared -----------------------------------------------------------------------------
 
-def _credential(response: dict, user_id: int | None = None) -> WebAuthnCredential | None:
-    try:
-        credential_id = wa.credential_id_of(response)
-    except wa.CeremonyFailed:
-        return None
-    query = db.session.query(WebAuthnCredential).filter_by(credential_id=credential_id)
-    if user_id is not None:
-        query = query.filter_by(user_id=user_id)
-    return query.first()
+_REFUSALS = {
+    "unknown": "this passkey is not registered here",
+    "not_passkey": "this security key is set up as a second factor, not as a passkey: sign in with your password",
+    "cloned": (
+        "This security key reported a use count lower than before, which can mean it was "
+        "copied. It was refused. Use another factor and remove this key from your account."
+    ),
+}
 
 
-def _assert(credential: WebAuthnCredential, response: dict, challenge: str, reservation: Reservation, *, require_uv: bool):  # noqa: ANN202
-    user = db.session.get(User, credential.user_id)
-    try:
-        result = wa.verify_assertion(_rp(), response=response, challenge=challenge, credential=credential, require_uv=require_uv)
-    except wa.CeremonyFailed as exc:
-        if exc.cloned:
-            audit.emit("mfa.webauthn_sign_count_regressed", user_id=user.id, ip=client_ip(),
-                       credential=credential.name, stored=credential.sign_count)
-            db.session.commit()
-            return _fail(
-                "This security key reported a use count lower than before, which can mean it was "
-                "copied. It was refused. Use another factor and remove this key from your account.",
-                401,
-            )
-        return _failed_assertion(user, reservation, str(exc))
-    # A counting credential's count only moves forward, even when two assertions race.
-    guard = WebAuthnCredential.sign_count < result.new_sign_count if result.new_sign_count else True
-    moved = db.session.execute(
-        update(WebAuthnCredential)
-        .where(WebAuthnCredential.id == credential.id, guard)
-        .values(sign_count=result.new_sign_count, last_used_at=clock.now())
-    ).rowcount
-    if moved != 1:
-        return _failed_assertion(user, reservation, "sign count did not move forward")
-    return result
+def _render(current: flow.Flow, outcome: outcomes.Outcome) -> Response | tuple[Response, int]:
+    if isinstance(outcome, outcomes.Locked):
+        response = jsonify(error=f"Too many attempts. Try again in {outcome.retry_after} seconds.")
+        return response, 429, {"Retry-After": str(outcome.retry_after)}
+    if isinstance(outcome, outcomes.Refused):
+        return _fail(_REFUSALS.get(outcome.reason, "the security key could not be verified"), 401)
+    assert isinstance(outcome, outcomes.SignedIn)
+    return _follow(signed_in(current, outcome))
 
 
-def _failed_assertion(user: User, reservation: Reservation, reason: str) -> tuple[Response, int]:
-    failed(reservation, factor="hwk", user_id=user.id, reason=reason[:200])
-    return _fail("the security key could not be verified", 401)
-
-
-def _too_many(locked: Locked) -> tuple[Response, int, dict]:
-    response = jsonify(error=f"Too many attempts. Try again in {locked.retry_after} seconds.")
-    return response, 429, {"Retry-After": str(locked.retry_after)}
+def _credential_of(body: dict) -> dict:
+    credential = body.get("credential") or {}
+    if not isinstance(credential, dict):
+        raise wa.CeremonyFailed("credential must be a JSON object")
+    return credential
 
 
 def _regulator():  # noqa: ANN202
     return current_app.extensions["idp.regulator"]
-
