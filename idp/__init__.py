@@ -65,8 +65,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_services(app: Flask) -> None:
-    from . import store
+    from . import changes, store
+    from .cache import Versions
     from .keys.keyset import KeyCache
+    from .oauth.client_lookup import ClientDirectory
     from .lockout.policy import Limits
     from .lockout.regulator import Regulator
     from .oauth import metadata
@@ -92,9 +94,12 @@ def _init_services(app: Flask) -> None:
         Argon2Params(c["IDP_ARGON2_MEMORY_KIB"], c["IDP_ARGON2_TIME_COST"], c["IDP_ARGON2_PARALLELISM"]),
         max_concurrent=c["IDP_ARGON2_MAX_CONCURRENT"],
     )
+    app.extensions["idp.versions"] = versions = Versions()
+    app.extensions["idp.clients"] = ClientDirectory(versions)
     app.extensions["idp.keys"] = KeyCache(
-        c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"]
+        c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"], versions
     )
+    changes.install()
     app.extensions["idp.authorization_server"] = create_server(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
     app.extensions["idp.discovery"] = (body, hashlib.sha256(body).hexdigest()[:32])
@@ -106,10 +111,16 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
-    """SQLite: wait for a writer instead of failing, and let readers run beside it."""
+    """SQLite: wait for a writer instead of failing, and let readers run beside it.
+
+    synchronous=NORMAL under WAL: a commit does not wait for the disk, so a power loss (not
+    a crash of the process) may lose the last transactions: sign-ins and token refreshes
+    made in the last moments, which their clients then repeat. Nothing half-written is
+    ever read back. PostgreSQL keeps its own, fully synchronous, commits."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from joserfc.jwk import KeySet, import_key
 from sqlalchemy import select
@@ -20,6 +21,9 @@ from .. import clock
 from ..extensions import db
 from ..models import SigningKey
 from ..security.keyring import KeyRing
+
+if TYPE_CHECKING:
+    from ..cache import Versions
 from .rotation import ensure_keys
 
 
@@ -33,17 +37,32 @@ class Snapshot:
 
 
 class KeyCache:
-    def __init__(self, keyring: KeyRing, signing_alg: str, retired_grace: int, refresh_seconds: int = 30):
+    #: The name of this cache's version (store.versions): a rotation or revocation bumps it.
+    name = "keys"
+
+    def __init__(
+        self, keyring: KeyRing, signing_alg: str, retired_grace: int, refresh_seconds: int = 30,
+        versions: Versions | None = None,
+    ):
         self.keyring = keyring
-        # How stale a process's copy may be. A rotation takes effect everywhere within this
-        # time, which is harmless: the newly active key was already published as `next`.
+        # How stale a process's copy may be at most. A rotation committed anywhere bumps the
+        # `keys` version, which every process reads within a second (idp.cache); this bound
+        # covers a bump that was lost.
         self.refresh_seconds = refresh_seconds
         self.signing_alg = signing_alg
         self.retired_grace = retired_grace
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._versions = versions
+        if versions is not None:
+            versions.register(self)  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        self._snapshot = None
 
     def snapshot(self) -> Snapshot:
+        if self._versions is not None:
+            self._versions.current()
         snap = self._snapshot
         if snap is None or time.monotonic() - snap.loaded_at > self.refresh_seconds:
             with self._lock:
@@ -53,14 +72,11 @@ class KeyCache:
         assert snap is not None
         return snap
 
-    def invalidate(self) -> None:
-        self._snapshot = None
-
     def refresh_if_older_than(self, seconds: float) -> bool:
         snap = self._snapshot
         if snap is not None and time.monotonic() - snap.loaded_at < seconds:
             return False
-        self.invalidate()
+        self.clear()
         return True
 
     def signing_key(self) -> tuple[str, object]:

@@ -88,13 +88,10 @@ class Regulator:
     def unlock(self, email: str) -> int:
         return counters.clear_prefix(f"acct:{account_key(email)}")
 
-    def reserve_client(self, client_id: str) -> Reservation:
-        """Client authentication at the token endpoint, limited per client_id."""
-        keys = [(f"client:{client_id}", self.limits.threshold)]
-        return Reservation(Attempt(account=None, ip=""), keys, self._reserve(keys))
-
-    def client_succeeded(self, reservation: Reservation) -> None:
-        counters.clear(*(key for key, _ in reservation.keys))
+    def client_failed(self, client_id: str) -> None:
+        """A wrong client secret at the token endpoint: counted per client_id, or Locked if
+        the counter already is (then nothing more is counted)."""
+        self._reserve([(f"client:{client_id}", self.limits.threshold)])
 
     def status(self, email: str) -> dict:
         """What an admin sees: failures in the current window and the wait, if locked."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -7,23 +9,19 @@ from ..extensions import db
 from ..security.tokens import hashes_equal, token_hash
 
 
-class Client(db.Model):
-    __tablename__ = "clients"
+class ClientRules:
+    """What a client may do, from its registration: authlib's ClientMixin and our rules.
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    #: SHA-256 of the secret; None for a public client.
-    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(200))
-    redirect_uris: Mapped[list] = mapped_column(JSON)
-    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON)
-    scope: Mapped[str] = mapped_column(Text)
-    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
-    min_acr: Mapped[str | None] = mapped_column(String(16))
-    refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[int] = mapped_column(BigInteger)
+    Shared by the database row and the immutable snapshot the token path caches
+    (oauth.client_lookup), so both answer the same."""
 
-    # --- authlib's ClientMixin -------------------------------------------------------
+    client_id: str
+    client_secret_hash: str | None
+    redirect_uris: list
+    post_logout_redirect_uris: list
+    scope: str
+    is_public: bool
+
     def get_client_id(self) -> str:
         return self.client_id
 
@@ -66,8 +64,6 @@ class Client(db.Model):
     @property
     def cors_origins(self) -> set[str]:
         """A public client's registered origins: those of its redirect URIs."""
-        from urllib.parse import urlsplit
-
         if not self.is_public:
             return set()
         origins = set()
@@ -76,6 +72,23 @@ class Client(db.Model):
             if parts.scheme in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme}://{parts.netloc}")
         return origins
+
+
+class Client(ClientRules, db.Model):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: SHA-256 of the secret; None for a public client.
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_acr: Mapped[str | None] = mapped_column(String(16))
+    refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Grant(db.Model):
@@ -101,6 +114,10 @@ class Grant(db.Model):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    #: When one of its access tokens was revoked on its own (RFC 7009): from then on, its
+    #: access tokens are also checked against the revoked ones (store.denylist). Until
+    #: then, validating them needs nothing but this row.
+    access_revoked_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuthorizationCode(db.Model):

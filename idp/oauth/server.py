@@ -10,10 +10,8 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, Response, current_app
 
 from ..lockout.regulator import Locked
-
-from ..extensions import db
-from ..models import Client
-from . import endpoints, grants
+from . import client_lookup, endpoints, grants
+from .client_lookup import RegisteredClient
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
 
@@ -35,34 +33,28 @@ class StoredAuthorizationRequest(OAuth2Request):
 
 
 class AuthorizationServer(_FlaskServer):
-    def query_client(self, client_id: str) -> Client | None:
-        if not client_id or len(client_id) > 64 or "\x00" in client_id:
-            return None  # (a Basic header can carry what the form check cannot see)
-        return db.session.query(Client).filter_by(client_id=client_id).first()
+    def query_client(self, client_id: str) -> RegisteredClient | None:
+        return client_lookup.find(client_id)
 
     def save_token(self, token: dict, request) -> None:  # noqa: ANN001
         """Unused: our grants store what they issue in their own transaction."""
 
     def authenticate_client(self, request, methods, endpoint="token"):  # noqa: ANN001, ANN201
-        """Failed client authentications are limited per client_id like sign-ins, but a
-        locked client_id still lets the right secret through: client_ids are public, and
-        a lock anyone could set would take every sign-in to that app down. Guesses during
-        the lock are refused (429) and get no answer about the secret."""
-        client_id = _presented_client_id(request)
-        if client_id is None:
-            return super().authenticate_client(request, methods, endpoint)
-        regulator = current_app.extensions["idp.regulator"]
+        """Only failed client authentications are charged to the client_id's counter: a
+        256-bit secret cannot be guessed, so a correct one costs no round trip to Redis, and
+        a lock (which anyone could set, client_ids being public) never keeps the right
+        secret out. A wrong secret while the counter is locked gets 429, not an answer."""
         try:
-            reservation = regulator.reserve_client(client_id)
-        except Locked as locked:
+            return super().authenticate_client(request, methods, endpoint)
+        except OAuth2Error as error:
+            client_id = _presented_client_id(request) if error.error == "invalid_client" else None
+            if client_id is None:
+                raise
             try:
-                client = super().authenticate_client(request, methods, endpoint)
-            except OAuth2Error:
+                current_app.extensions["idp.regulator"].client_failed(client_id)
+            except Locked as locked:
                 raise ClientLocked(locked.retry_after) from None
-            return client
-        client = super().authenticate_client(request, methods, endpoint)
-        regulator.client_succeeded(reservation)
-        return client
+            raise
 
     def validate_requested_scope(self, scope: str | None) -> None:
         """RFC 6749 §3.3: scopes we do not know are ignored, not an error; the client's

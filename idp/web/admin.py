@@ -238,7 +238,6 @@ def keys() -> Response | str:
         active = rotation.rotate_now(alg, current_app.extensions["idp.keyring"], current_app.config["IDP_KEY_RETIRED_GRACE"])
         audit.emit("keys.rotated", actor_id=g.admin.id, alg=alg, kid=active.kid)
         db.session.commit()
-        current_app.extensions["idp.keys"].invalidate()
         return _done("admin.keys", f"{alg} key {active.kid} is active")
     rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
     return render_template("admin/keys.html", rows=rows, algorithms=rotation.ALGORITHMS)

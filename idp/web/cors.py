@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from ..extensions import db
-from ..models import Client
+from ..oauth import client_lookup
 
 
 def _allow(response: Response, origin: str) -> Response:
@@ -21,7 +20,7 @@ def for_client(response: Response) -> Response:
     origin = request.headers.get("Origin")
     client_id = request.form.get("client_id")
     if origin and client_id:
-        client = db.session.query(Client).filter_by(client_id=client_id).first()
+        client = client_lookup.find(client_id)
         if client is not None and origin in client.cors_origins:
             return _allow(response, origin)
     return response
@@ -32,7 +31,7 @@ def for_token(response: Response, claims: dict | None) -> Response:
     for a refusal that names no client, to some public client, so the app can read it)."""
     origin = request.headers.get("Origin")
     if origin and claims:
-        client = db.session.query(Client).filter_by(client_id=claims.get("client_id")).first()
+        client = client_lookup.find(claims.get("client_id"))
         if client is not None and origin in client.cors_origins:
             return _allow(response, origin)
     elif origin and _any_public_client_has(origin):
@@ -42,7 +41,7 @@ def for_token(response: Response, claims: dict | None) -> Response:
 
 
 def _any_public_client_has(origin: str) -> bool:
-    return any(origin in c.cors_origins for c in db.session.query(Client).filter_by(is_public=True))
+    return origin in client_lookup.public_origins()
 
 
 def preflight() -> Response:
