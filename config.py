@@ -83,7 +83,10 @@ class Config:
     #: Second-factor tries per sign-in attempt; then the sign-in starts over from the password.
     IDP_MFA_MAX_ATTEMPTS = _int("IDP_MFA_MAX_ATTEMPTS", 3)
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: No ping before every checkout (a round trip per request): connections are recycled
+    #: after 5 minutes, and one that a database restart broke fails its request with 503
+    #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300}
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     SESSION_COOKIE_NAME = "idp_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -30,6 +30,13 @@ def client() -> redis.Redis:
 ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
+def is_reachable() -> bool:
+    try:
+        return bool(client().ping())
+    except ERRORS:
+        return False
+
+
 @contextmanager
 def reachable() -> Iterator[redis.Redis]:
     """The client, with an unreachable Redis turned into StoreUnavailable (fail closed)."""

@@ -6,14 +6,15 @@ so that `regenerate()` gives a new id at sign-in (no session fixation).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from werkzeug.datastructures import CallbackDict
 
 from . import ERRORS, StoreUnavailable
 
@@ -24,20 +25,48 @@ PREFIX = "idp:session:"
 ANONYMOUS_TTL = 3600
 
 
-class RedisSession(CallbackDict, SessionMixin):
-    def __init__(self, initial: dict | None = None, sid: str | None = None):
-        def on_update(self: "RedisSession") -> None:
-            self.modified = True
+class RedisSession(SessionMixin):
+    """A session read from Redis only when a view first looks at it: the protocol endpoints
+    (token, userinfo, introspection, JWKS) never do, and cost no round trip for it. An
+    unreachable Redis at that moment is StoreUnavailable, which answers 503 (fail closed)."""
 
-        super().__init__(initial, on_update)
+    def __init__(self, load: Callable[[], dict] | None = None, sid: str | None = None):
+        self._load = load
+        self._data: dict | None = None if load else {}
         self.sid = sid
         self.modified = False
         self.stale_sid: str | None = None
-        #: Redis could not be read: the request must fail closed (see `require_store`).
-        self.unavailable = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._data is not None
+
+    def _items(self) -> dict:
+        if self._data is None:
+            assert self._load is not None
+            self._data, self._load = self._load(), None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._items()[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._items()[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its content; the old id stops working."""
+        self._items()
         if self.sid:
             self.stale_sid = self.sid
         self.sid = None
@@ -53,21 +82,18 @@ class RedisSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 64:
             return RedisSession()
+        return RedisSession(functools.partial(self._read, sid), sid=sid)
+
+    def _read(self, sid: str) -> dict:
         try:
             raw = self.redis.get(PREFIX + sid)
-        except ERRORS:
-            # Raising here would escape Flask's error handlers (the session opens before
-            # dispatch); the request is refused with 503 by `require_store` instead.
-            session = RedisSession(sid=sid)
-            session.unavailable = True
-            return session
-        if raw is None:
-            return RedisSession()
-        return RedisSession(json.loads(raw), sid=sid)
+        except ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return json.loads(raw) if raw else {}
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
-        if session.unavailable:
-            return
+        if not session.loaded:
+            return  # nobody looked, so nothing changed
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -100,9 +126,3 @@ class RedisSessionInterface(SessionInterface):
             domain=domain,
             path=path,
         )
-
-
-def require_store(session: RedisSession) -> None:
-    """Before every request: no session store, no service (fail closed, 503)."""
-    if getattr(session, "unavailable", False):
-        raise StoreUnavailable("the session store is unreachable")

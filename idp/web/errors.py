@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, abort
 
+from .. import store
+from ..extensions import db
 from ..security.passwords import HasherBusy
 from ..store import StoreUnavailable
-from ..store.sessions import require_store
 
 log = logging.getLogger("idp")
 
@@ -36,9 +38,6 @@ def _answer(status: int, error: str, description: str, retry_after: int | None =
 
 
 def register(app: Flask) -> None:
-    def session_store_reachable() -> None:
-        require_store(session)  # type: ignore[arg-type]
-
     def no_nul_characters() -> None:
         # PostgreSQL refuses NUL in text: such input is malformed, not a server error.
         values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
@@ -46,8 +45,7 @@ def register(app: Flask) -> None:
             abort(400, description="The request contains a NUL character.")
 
     # First of all before_request hooks: before CSRF protection reads the session.
-    app.before_request_funcs.setdefault(None, []).insert(0, session_store_reachable)
-    app.before_request_funcs[None].insert(0, no_nul_characters)
+    app.before_request_funcs.setdefault(None, []).insert(0, no_nul_characters)
 
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Response:
@@ -55,12 +53,22 @@ def register(app: Flask) -> None:
         log.error("redis unavailable: %s", exc)
         return _answer(503, "temporarily_unavailable", "Sign-in is unavailable for a moment. Please try again shortly.", 5)
 
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError) -> Response:
+        # A lost connection (a database restart): the pool is rebuilt for the next request.
+        log.error("database unavailable: %s", exc)
+        db.session.rollback()
+        return _answer(503, "temporarily_unavailable", "The service is unavailable for a moment. Please try again shortly.", 5)
+
     @app.errorhandler(HasherBusy)
     def hasher_busy(exc: HasherBusy) -> Response:
         return _answer(503, "temporarily_unavailable", "Too many sign-ins at once. Please try again in a moment.", 2)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
+        if not store.is_reachable():
+            # Without the session store no token can match: say what is really wrong.
+            return store_down(StoreUnavailable("the session store is unreachable"))
         return _answer(400, "invalid_request", "The form expired or was not sent by this site. Go back, reload the page and try again.")
 
     @app.errorhandler(HTTPException)

@@ -192,7 +192,7 @@ def test_every_lockout_key_expires(client, user):
 
 
 @pytest.mark.parametrize("settings", [{"REDIS_URL": "redis://127.0.0.1:1/0"}])  # nothing listens there
-def test_redis_unreachable_fails_closed(app, user, monkeypatch, settings):
+def test_redis_unreachable_fails_closed(app, user, spa, monkeypatch, settings):
     from idp.security.passwords import Passwords
 
     def never(*args, **kwargs):
@@ -204,7 +204,10 @@ def test_redis_unreachable_fails_closed(app, user, monkeypatch, settings):
     response = http.post("/login", data={"email": "alice@example.com", "password": PASSWORD})
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "unavailable" in response.get_data(as_text=True)
-    assert http.get("/authorize").status_code == 503
+    assert Actions(http).authorize(spa).status_code == 503
+    # A fresh browser (no session at all) is told the same, not that its form expired.
+    fresh = app.test_client().post("/login", data={"email": "alice@example.com", "password": PASSWORD})
+    assert fresh.status_code == 503 and "unavailable" in fresh.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("trick", [{"acr_values": "phr"}, {"claims": '{"id_token": {"acr": {"essential": true, "values": ["phr"]}}}'}])
