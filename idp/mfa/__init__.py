@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy import exists, select
+
 from ..extensions import db
 from ..models import RecoveryCode, TotpFactor, WebAuthnCredential
 
 
 def enrolled(user_id: int) -> set[str]:
     """The kinds of second factor a person has, by amr value: `otp` (an authenticator app
-    or recovery codes), `hwk` (a WebAuthn credential)."""
-    kinds = set()
-    if db.session.query(TotpFactor.id).filter_by(user_id=user_id).first():
-        kinds.add("otp")
-    if db.session.query(WebAuthnCredential.id).filter_by(user_id=user_id).first():
-        kinds.add("hwk")
-    return kinds
+    or recovery codes), `hwk` (a WebAuthn credential). One statement."""
+    totp, webauthn = db.session.execute(
+        select(
+            exists().where(TotpFactor.user_id == user_id),
+            exists().where(WebAuthnCredential.user_id == user_id),
+        )
+    ).one()
+    return {kind for kind, present in (("otp", totp), ("hwk", webauthn)) if present}
 
 
 def recovery_codes_left(user_id: int) -> int:

@@ -7,23 +7,30 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 from flask import current_app
+from sqlalchemy import select
 
 from .. import clock
 from ..extensions import db
-from ..models import Client, Grant, RefreshToken
+from ..models import Grant, RefreshToken, User
 from ..security.tokens import token_hash
 from ..store import denylist
 from . import access, jwt, revocation
+from .client_lookup import RegisteredClient
+from .records import PresentedRefreshToken
+
+GRANTS = Grant.__table__
+REFRESH = RefreshToken.__table__
+USERS = User.__table__
 
 
 class _Found:
-    """A token found by its string: an access token's claims or a refresh-token row."""
+    """A token found by its string: an access token's claims or a live refresh token."""
 
-    def __init__(self, *, access_claims: dict | None = None, refresh: RefreshToken | None = None):
+    def __init__(self, *, access_claims: dict | None = None, refresh: PresentedRefreshToken | None = None):
         self.access_claims = access_claims
         self.refresh = refresh
 
-    def check_client(self, client: Client) -> bool:
+    def check_client(self, client: RegisteredClient) -> bool:
         owner = self.refresh.client_id if self.refresh else self.access_claims.get("client_id")
         return owner == client.client_id
 
@@ -41,13 +48,18 @@ def _find(token: str, hint: str | None) -> _Found | None:
             found = access.validate(token)
             if found is not None:
                 return _Found(access_claims=found.claims)
-        if kind == "refresh_token":
-            row = db.session.query(RefreshToken).filter_by(token_hash=token_hash(token)).first()
+        if kind == "refresh_token" and len(token) <= 128:
+            row = db.session.execute(
+                select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
+                .join(GRANTS, GRANTS.c.id == REFRESH.c.grant_id)
+                .join(USERS, USERS.c.id == GRANTS.c.user_id)
+                .where(REFRESH.c.token_hash == token_hash(token))
+            ).first()
             if row is not None:
-                grant = db.session.get(Grant, row.grant_id)
-                live = grant and grant.revoked_at is None and grant.expires_at > clock.now()
-                if live and row.rotated_at is None:
-                    return _Found(refresh=row)
+                presented = PresentedRefreshToken.from_row(row)
+                grant = presented.grant
+                if grant.revoked_at is None and grant.expires_at > clock.now() and presented.rotated_at is None:
+                    return _Found(refresh=presented)
     return None
 
 
@@ -69,8 +81,11 @@ class RevocationEndpoint(_Revocation):
             # RFC 7009 §2.1: revoking a refresh token ends the access tokens of its grant.
             revocation.revoke_grant(token.refresh.grant_id, reason="revoked")
         else:
+            # Only this access token: remembered until it would expire anyway, and its grant
+            # notes that its tokens must now be checked against that list.
             claims = token.access_claims
             denylist.add(claims["jti"], claims["exp"] - clock.now())
+            revocation.note_access_revoked(access.grant_of(claims["jti"]))
         db.session.commit()
 
 
@@ -81,7 +96,7 @@ class IntrospectionEndpoint(_Introspection):
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
         return _find(token_string, token_type_hint)
 
-    def check_permission(self, token: _Found, client: Client, request) -> bool:  # noqa: ANN001
+    def check_permission(self, token: _Found, client: RegisteredClient, request) -> bool:  # noqa: ANN001
         # Any confidential client (a resource server) may introspect an access token;
         # a refresh token only by the client it was issued to.
         return token.access_claims is not None or token.check_client(client)
@@ -94,12 +109,12 @@ class IntrospectionEndpoint(_Introspection):
             body["token_type"] = "Bearer"
             return body
         row = token.refresh
-        grant = db.session.get(Grant, row.grant_id)
         return {
             "client_id": row.client_id,
             "scope": row.scope,
+            "sub": row.person.subject,
             "iat": row.issued_at,
-            "exp": grant.expires_at,
+            "exp": row.grant.expires_at,
             "token_type": "refresh_token",
         }
 

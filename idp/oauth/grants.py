@@ -1,19 +1,26 @@
 """Grant types on top of authlib's classes, closing what authlib leaves open:
 PKCE S256 required, atomic single-use codes and refresh tokens, reuse revoking the grant,
 refresh rotation with an optional grace window, and the authentication context carried
-from the sign-in into every token."""
+from the sign-in into every token.
+
+The token endpoint is the hot path: statements are SQLAlchemy Core, each check that can be
+part of a write is (a conditional UPDATE … RETURNING), and clients come from the
+process's cache (client_lookup). A code redemption is five statements, a refresh four.
+"""
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from .. import clock
 from ..extensions import db
-from ..models import AuthorizationCode, Client, Grant, RefreshToken, User
+from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
 from . import pkce, revocation, tokens
+from .client_lookup import RegisteredClient
+from .records import GrantRecord, PersonRecord, PresentedRefreshToken, RedeemedCode
 
 NO_STORE = [
     ("Content-Type", "application/json"),
@@ -21,9 +28,29 @@ NO_STORE = [
     ("Pragma", "no-cache"),
 ]
 
+CODES = AuthorizationCode.__table__
+GRANTS = Grant.__table__
+REFRESH = RefreshToken.__table__
+USERS = User.__table__
+
 
 def _keyring():  # noqa: ANN202
     return current_app.extensions["idp.keyring"]
+
+
+def _person(user_id: int) -> PersonRecord | None:
+    row = db.session.execute(
+        select(USERS.c.id, USERS.c.subject, USERS.c.email, USERS.c.name, USERS.c.disabled).where(USERS.c.id == user_id)
+    ).first()
+    return PersonRecord(*row) if row is not None else None
+
+
+def _store_refresh_token(grant_id: str, client_id: str, scope: str, now: int) -> str:
+    value = random_token(32)
+    db.session.execute(
+        insert(REFRESH).values(token_hash=token_hash(value), grant_id=grant_id, client_id=client_id, scope=scope, issued_at=now)
+    )
+    return value
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -33,8 +60,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         ctx = request.auth_context  # set by the authorization view: who, how, when
-        db.session.add(
-            AuthorizationCode(
+        db.session.execute(
+            insert(CODES).values(
                 code_hash=token_hash(code),
                 client_id=request.client.client_id,
                 user_id=request.user.id,
@@ -52,18 +79,36 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             )
         )
 
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        row = db.session.get(AuthorizationCode, token_hash(code))
-        if row is None or row.client_id != client.client_id:
-            return None
-        if row.used_at is not None:
+    def query_authorization_code(self, code: str, client: RegisteredClient) -> RedeemedCode | None:
+        """Take the code: the check and the use are one statement, so of two concurrent
+        redemptions exactly one gets the row; the other waits for its commit and finds the
+        code used. If anything later refuses the request, the transaction (and the use) is
+        rolled back with it."""
+        now = clock.now()
+        digest = token_hash(code)
+        row = db.session.execute(
+            update(CODES)
+            .where(
+                CODES.c.code_hash == digest,
+                CODES.c.client_id == client.client_id,
+                CODES.c.used_at.is_(None),
+                CODES.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(*RedeemedCode.COLUMNS(CODES))
+        ).first()
+        if row is not None:
+            return RedeemedCode(*row)
+        used = db.session.execute(
+            select(CODES.c.grant_id).where(
+                CODES.c.code_hash == digest, CODES.c.client_id == client.client_id, CODES.c.used_at.is_not(None)
+            )
+        ).first()
+        if used is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what it issued.
-            revocation.revoke_grant(row.grant_id, reason="code_reuse")
+            revocation.revoke_grant(used.grant_id, reason="code_reuse")
             db.session.commit()
-            return None
-        if row.expires_at < clock.now():
-            return None
-        return row
+        return None
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -71,46 +116,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # (RFC 6749 §4.1.3), and it always is here.
         if self.request.payload.redirect_uri is None:
             raise InvalidGrantError("redirect_uri is required")
-        code = self.request.authorization_code
+        code: RedeemedCode = self.request.authorization_code
         pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
 
     def create_token_response(self):  # noqa: ANN201
-        code: AuthorizationCode = self.request.authorization_code
-        client: Client = self.request.client
+        code: RedeemedCode = self.request.authorization_code
+        client: RegisteredClient = self.request.client
         now = clock.now()
-        # The check and the use are one statement: of two concurrent redemptions exactly
-        # one updates the row; the other waits for its commit, then sees used_at set.
-        won = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == code.code_hash, AuthorizationCode.used_at.is_(None))
-            .values(used_at=now)
-        ).rowcount
-        if won != 1:
-            db.session.rollback()
-            revocation.revoke_grant(code.grant_id, reason="code_reuse")
-            db.session.commit()
-            raise InvalidGrantError("the authorization code was already used")
-        user = db.session.get(User, code.user_id)
-        if user is None or user.disabled:
-            db.session.commit()
+        person = _person(code.user_id)
+        if person is None or person.disabled:
+            db.session.commit()  # the code stays used
             raise InvalidGrantError("the account is not active")
-        grant = Grant(
-            id=code.grant_id,
-            user_id=user.id,
-            client_id=client.client_id,
-            scope=code.scope,
-            auth_time=code.auth_time,
-            acr=code.acr,
-            amr=code.amr,
-            sid=code.sid,
-            created_at=now,
+        grant = GrantRecord(
+            id=code.grant_id, user_id=person.id, client_id=client.client_id, scope=code.scope,
+            auth_time=code.auth_time, acr=code.acr, amr=code.amr, sid=code.sid,
             expires_at=now + current_app.config["IDP_REFRESH_TOKEN_TTL"],
         )
-        db.session.add(grant)
-        refresh, _ = tokens.new_refresh_token(grant, client, code.scope)
-        body = tokens.response(
-            client=client, user=user, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce
-        )
+        db.session.execute(insert(GRANTS).values(**grant.columns(), created_at=now))
+        refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now)
+        body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce)
         db.session.commit()
         return 200, body, NO_STORE
 
@@ -118,74 +142,68 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        return db.session.query(RefreshToken).filter_by(token_hash=token_hash(refresh_token)).first()
+    def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
+        """The token with its grant and person, in one statement."""
+        row = db.session.execute(
+            select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
+            .join(GRANTS, GRANTS.c.id == REFRESH.c.grant_id)
+            .join(USERS, USERS.c.id == GRANTS.c.user_id)
+            .where(REFRESH.c.token_hash == token_hash(refresh_token))
+        ).first()
+        return PresentedRefreshToken.from_row(row) if row is not None else None
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
-        user = db.session.get(User, self.request.grant.user_id)
-        return user if user is not None and not user.disabled else None
+    def authenticate_user(self, refresh_token: PresentedRefreshToken) -> PersonRecord | None:
+        person = refresh_token.person
+        return None if person.disabled else person
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        row: RefreshToken = self.request.refresh_token
-        grant = db.session.get(Grant, row.grant_id)
-        if grant is None or grant.revoked_at is not None or grant.expires_at <= clock.now():
+        presented: PresentedRefreshToken = self.request.refresh_token
+        grant = presented.grant
+        if grant.revoked_at is not None or grant.expires_at <= clock.now():
             raise InvalidGrantError("the refresh token is no longer valid")
-        self.request.grant = grant
 
     def create_token_response(self):  # noqa: ANN201
-        row: RefreshToken = self.request.refresh_token
-        grant: Grant = self.request.grant
-        client: Client = self.request.client
-        user = self.authenticate_user(row)
-        if user is None:
+        presented: PresentedRefreshToken = self.request.refresh_token
+        client: RegisteredClient = self.request.client
+        person = self.authenticate_user(presented)
+        if person is None:
             raise InvalidGrantError("the account is not active")
-        scope = self.request.payload.scope or row.scope
-        successor = self._rotate(row, client)
-        body = tokens.response(client=client, user=user, grant=grant, scope=scope, refresh=successor)
+        scope = self.request.payload.scope or presented.scope
+        successor = self._rotate(presented, client)
+        body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor)
         db.session.commit()
         return 200, body, NO_STORE
 
-    def _rotate(self, row: RefreshToken, client: Client) -> str:
-        """Mark `row` used and return its successor; a reuse revokes the whole family
+    def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient) -> str:
+        """Mark the token used and return its successor; a reuse revokes the whole family
         (RFC 9700 §4.14.2), except a retry inside the client's grace window, which gets
         the same successor (several tabs of one SPA refreshing at once)."""
         now = clock.now()
         grace = client.refresh_grace_seconds or 0
-        if row.rotated_at is None:
+        if presented.rotated_at is None:
             successor = random_token(32)
-            sealed = (
-                _keyring().encrypt(successor.encode(), context=row.token_hash.encode())
-                if grace > 0
-                else None
-            )
+            sealed = _keyring().encrypt(successor.encode(), context=presented.token_hash.encode()) if grace > 0 else None
             won = db.session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
+                update(REFRESH)
+                .where(REFRESH.c.id == presented.id, REFRESH.c.rotated_at.is_(None))
                 .values(rotated_at=now, successor_encrypted=sealed)
             ).rowcount
             if won == 1:
-                db.session.add(
-                    RefreshToken(
-                        token_hash=token_hash(successor),
-                        grant_id=row.grant_id,
-                        client_id=row.client_id,
-                        scope=row.scope,
-                        issued_at=now,
-                    )
-                )
+                db.session.execute(insert(REFRESH).values(
+                    token_hash=token_hash(successor), grant_id=presented.grant_id, client_id=presented.client_id,
+                    scope=presented.scope, issued_at=now,
+                ))
                 return successor
             db.session.rollback()
-            db.session.refresh(row)
-        if (
-            grace > 0
-            and row.successor_encrypted
-            and row.rotated_at is not None
-            and now - row.rotated_at <= grace
-        ):
-            return _keyring().decrypt(row.successor_encrypted, context=row.token_hash.encode()).decode()
+        # Rotated already: by a request racing this one, or long ago (a reuse).
+        latest = db.session.execute(
+            select(REFRESH.c.rotated_at, REFRESH.c.successor_encrypted).where(REFRESH.c.id == presented.id)
+        ).first()
+        if grace > 0 and latest is not None and latest.successor_encrypted and now - latest.rotated_at <= grace:
+            return _keyring().decrypt(latest.successor_encrypted, context=presented.token_hash.encode()).decode()
         db.session.rollback()
-        revocation.revoke_grant(row.grant_id, reason="refresh_token_reuse")
+        revocation.revoke_grant(presented.grant_id, reason="refresh_token_reuse")
         db.session.commit()
         raise InvalidGrantError("the refresh token was already used")
 
@@ -194,7 +212,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def create_token_response(self):  # noqa: ANN201
-        client: Client = self.request.client
+        client: RegisteredClient = self.request.client
         requested = self.request.payload.scope
         allowed = client.get_allowed_scope(requested)
         if requested and set(requested.split()) - set(allowed.split()):
@@ -203,3 +221,4 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         scope = " ".join(s for s in allowed.split() if s not in ("openid", "offline_access"))
         body = tokens.response(client=client, user=None, grant=None, scope=scope)
         return 200, body, NO_STORE
+

@@ -36,9 +36,10 @@ def revoke_user_grants(user_id: int, *, reason: str) -> None:
     )
 
 
-def grant_is_live(jti: str | None) -> bool:
-    """Whether the grant an access token came from still stands (see tokens.access_token)."""
-    if not jti or "." not in jti:
-        return True  # client_credentials: no grant behind it
-    grant = db.session.get(Grant, jti.split(".", 1)[0])
-    return grant is not None and grant.revoked_at is None
+def note_access_revoked(grant_id: str | None) -> None:
+    """One access token of the grant was revoked on its own (see access.validate)."""
+    if grant_id is None:
+        return
+    db.session.execute(
+        update(Grant).where(Grant.id == grant_id, Grant.access_revoked_at.is_(None)).values(access_revoked_at=clock.now())
+    )

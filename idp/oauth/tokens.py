@@ -10,10 +10,9 @@ from typing import Any
 from flask import current_app
 
 from .. import clock
-from ..extensions import db
-from ..models import Client, Grant, RefreshToken, User
-from ..security.tokens import random_token, token_hash
 from . import jwt
+from .client_lookup import RegisteredClient
+from .records import GrantRecord, PersonRecord
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def new_grant_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def access_token(*, client: Client, scope: str, user: User | None, grant: Grant | None) -> str:
+def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None) -> str:
     s, now = settings(), clock.now()
     claims: dict[str, Any] = {
         "iss": s.issuer,
@@ -61,7 +60,7 @@ def access_token(*, client: Client, scope: str, user: User | None, grant: Grant 
     return jwt.sign(_keys(), claims, typ="at+jwt")
 
 
-def id_token(*, client: Client, user: User, grant: Grant, access: str, nonce: str | None) -> str:
+def id_token(*, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None) -> str:
     s, now = settings(), clock.now()
     alg, _ = _keys().signing_key()
     claims: dict[str, Any] = {
@@ -83,24 +82,11 @@ def id_token(*, client: Client, user: User, grant: Grant, access: str, nonce: st
     return jwt.sign(_keys(), claims)
 
 
-def new_refresh_token(grant: Grant, client: Client, scope: str) -> tuple[str, RefreshToken]:
-    value = random_token(32)
-    row = RefreshToken(
-        token_hash=token_hash(value),
-        grant_id=grant.id,
-        client_id=client.client_id,
-        scope=scope,
-        issued_at=clock.now(),
-    )
-    db.session.add(row)
-    return value, row
-
-
 def response(
     *,
-    client: Client,
-    user: User | None,
-    grant: Grant | None,
+    client: RegisteredClient,
+    user: PersonRecord | None,
+    grant: GrantRecord | None,
     scope: str,
     refresh: str | None = None,
     nonce: str | None = None,

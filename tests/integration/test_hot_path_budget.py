@@ -1,0 +1,146 @@
+"""How many SQL statements and Redis round trips each hot endpoint costs. The numbers are
+exact on purpose: an extra statement on the token path should be a decision, made here,
+not an accident. (Race safety is proven elsewhere: tests/e2e/test_races.py.)"""
+
+from __future__ import annotations
+
+import base64
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+import redis.client
+from sqlalchemy import event
+
+from idp.extensions import db
+from tests.helpers import Actions, Pkce, query
+
+
+@dataclass
+class Cost:
+    sql: list[str] = field(default_factory=list)
+    redis: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Cost(sql={len(self.sql)} {self.sql}, redis={len(self.redis)} {self.redis})"
+
+
+@pytest.fixture
+def meter(app, monkeypatch):
+    with app.app_context():
+        engine = db.engine
+    current: list[Cost] = []
+
+    def on_execute(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        if current:
+            current[-1].sql.append(" ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    client = app.extensions["idp.redis"]
+    plain = client.execute_command
+
+    def command(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if current:
+            current[-1].redis.append(str(args[0]))
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", command)
+    piped = redis.client.Pipeline.execute
+
+    def pipeline(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if current:
+            current[-1].redis.append("PIPELINE")
+        return piped(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
+    # The cross-process versions are read at most once a second; not inside a measurement.
+    monkeypatch.setattr(app.extensions["idp.versions"], "check_every", 3600)
+
+    @contextmanager
+    def measure():
+        cost = Cost()
+        current.append(cost)
+        try:
+            yield cost
+        finally:
+            current.pop()
+
+    yield measure
+    event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def basic(c) -> dict:  # noqa: ANN001
+    return {"Authorization": "Basic " + base64.b64encode(f"{c.client_id}:{c.secret}".encode()).decode()}
+
+
+@pytest.fixture
+def signed_in(app, user, webapp):
+    """A browser signed in with a password, and tokens of one grant with offline_access."""
+    browser = app.test_client()
+    tokens = Actions(browser).tokens(webapp, scope="openid profile email offline_access")
+    return browser, tokens
+
+
+def test_discovery_and_jwks_touch_nothing(app, meter):
+    api = app.test_client()
+    api.get("/jwks.json")
+    with meter() as cost:
+        assert api.get("/.well-known/openid-configuration").status_code == 200
+        assert api.get("/jwks.json").status_code == 200
+    assert (len(cost.sql), len(cost.redis)) == (0, 0), cost
+
+
+def test_client_credentials_costs_nothing_but_the_signature(app, webapp, meter):
+    api = app.test_client()
+    api.post("/token", data={"grant_type": "client_credentials"}, headers=basic(webapp))
+    with meter() as cost:
+        assert api.post("/token", data={"grant_type": "client_credentials"}, headers=basic(webapp)).status_code == 200
+    assert (len(cost.sql), len(cost.redis)) == (0, 0), cost
+
+
+def test_a_wrong_client_secret_costs_one_round_trip(app, webapp, meter):
+    api = app.test_client()
+    api.post("/token", data={"grant_type": "client_credentials"}, headers=basic(webapp))
+    webapp.secret = "wrong"
+    with meter() as cost:
+        assert api.post("/token", data={"grant_type": "client_credentials"}, headers=basic(webapp)).status_code == 401
+    assert (len(cost.sql), cost.redis) == (0, ["EVALSHA"]), cost
+
+
+def test_refresh_is_one_read_one_conditional_write_and_the_successor(app, webapp, signed_in, meter):
+    api = app.test_client()
+    _, tokens = signed_in
+    with meter() as cost:
+        response = api.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                            headers=basic(webapp))
+        assert response.status_code == 200, response.get_json()
+    assert cost.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
+                        "INSERT INTO refresh_tokens"], cost
+    assert cost.redis == [], cost
+
+
+def test_userinfo_and_introspection_read_one_row(app, webapp, signed_in, meter):
+    api = app.test_client()
+    _, tokens = signed_in
+    bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+    with meter() as cost:
+        assert api.get("/userinfo", headers=bearer).status_code == 200
+    assert (len(cost.sql), len(cost.redis)) == (1, 0), cost
+    with meter() as cost:
+        assert api.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(webapp)).get_json()["active"]
+    assert (len(cost.sql), len(cost.redis)) == (1, 0), cost
+
+
+def test_a_signed_in_code_flow_is_a_handful_of_statements(app, webapp, signed_in, meter):
+    browser, _ = signed_in
+    actions = Actions(browser)
+    pkce = Pkce()
+    with meter() as authorize:
+        response = actions.authorize(webapp, pkce, scope="openid profile email offline_access")
+        assert response.status_code == 302 and "code=" in response.location
+    # The session (one GET), the person with their second factors, the code.
+    assert (len(authorize.sql), authorize.redis) == (3, ["GET"]), authorize
+    with meter() as exchange:
+        assert actions.exchange(webapp, query(response.location)["code"], pkce).status_code == 200
+    # Take the code, read the person, write the grant and its refresh token.
+    assert (len(exchange.sql), len(exchange.redis)) == (4, 0), exchange
