@@ -17,6 +17,9 @@ def register(app: Flask) -> None:
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        if response.mimetype == "text/html":
+        # Pages are personal: never cached. A 304 has no body, hence Flask's default
+        # text/html, but it revalidates a public document (discovery, JWKS) whose cache
+        # headers it must carry unchanged (RFC 9111 §4.3.4).
+        if response.mimetype == "text/html" and response.status_code != 304:
             response.headers["Cache-Control"] = "no-store"
         return response
