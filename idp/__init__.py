@@ -52,6 +52,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _configure_logging(app)
 
     db.init_app(app)
+    with app.app_context():
+        app.extensions["idp.autocommit"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     _init_services(app)

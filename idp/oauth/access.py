@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .. import clock
-from ..extensions import db
+from ..extensions import read_row
 from ..models import Grant, User
 from ..store import denylist
 from . import jwt
@@ -57,11 +57,11 @@ def validate(token: str) -> AccessToken | None:
         if "auth_time" in claims or denylist.contains(jti):
             return None  # a person's token always has a grant
         return AccessToken(claims=claims, user=None)
-    row = db.session.execute(
+    row = read_row(
         select(GRANTS.c.revoked_at, GRANTS.c.access_revoked_at, USERS.c.id, USERS.c.subject, USERS.c.email, USERS.c.name, USERS.c.disabled)
         .join(USERS, USERS.c.id == GRANTS.c.user_id)
         .where(GRANTS.c.id == grant_id)
-    ).first()
+    )
     if row is None or row.revoked_at is not None or row.disabled or row.subject != claims.get("sub"):
         return None
     if row.access_revoked_at is not None and denylist.contains(jti):

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..cache import VersionedCache, Versions
-from ..extensions import db
+from ..extensions import db, read_row
 from ..models import Client
 from ..models.oauth import ClientRules
 
@@ -24,7 +24,7 @@ _COLUMNS = tuple(c.key for c in Client.__table__.columns)
 class RegisteredClient(ClientRules):
     """A read-only copy of a `clients` row (every column, lists as tuples)."""
 
-    def __init__(self, row: Client):
+    def __init__(self, row: Any):
         for name in _COLUMNS:
             value = getattr(row, name)
             object.__setattr__(self, name, tuple(value) if isinstance(value, list) else value)
@@ -41,7 +41,7 @@ class RegisteredClient(ClientRules):
 
 
 def _load(client_id: object) -> RegisteredClient | None:
-    row = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    row = read_row(select(*Client.__table__.columns).where(Client.__table__.c.client_id == client_id))
     return RegisteredClient(row) if row is not None else None
 
 
