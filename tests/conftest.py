@@ -69,7 +69,9 @@ def app(_schema, settings):
         db.session.commit()
     # No app context stays pushed: each request gets its own, as in production (a shared
     # one would share `g` and the database session between requests).
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # each test's pool closes its connections now, not at some GC
 
 
 @pytest.fixture

@@ -34,20 +34,3 @@ def delete(flow_id: str) -> bool:
     """Single use: only the caller that deletes the flow may complete it."""
     with reachable() as r:
         return bool(r.delete(PREFIX + flow_id))
-
-
-def mark_verified(flow_id: str, user_id: int, factors: list[str]) -> None:
-    """Record that `factors` were verified for this flow (prompt=login and max_age count
-    them as fresh, whatever the clock's resolution)."""
-    with reachable() as r:
-        raw = r.get(PREFIX + flow_id)
-        if raw is None:
-            return
-        data = json.loads(raw)
-        done = data.get("verified") or {}
-        if done.get("uid") != user_id:
-            done = {"uid": user_id, "factors": []}
-        done["factors"] = sorted(set(done["factors"]) | set(factors))
-        data["verified"] = done
-        # XX: a flow that ended meanwhile (code issued, expired) stays ended.
-        r.set(PREFIX + flow_id, json.dumps(data), keepttl=True, xx=True)

@@ -98,19 +98,26 @@ class RedisSessionInterface(SessionInterface):
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
         try:
+            # One round trip: the old id's removal (a regenerated session) with the write.
+            pipe = self.redis.pipeline(transaction=False)
             if session.stale_sid:
-                self.redis.delete(PREFIX + session.stale_sid)
+                pipe.delete(PREFIX + session.stale_sid)
             if not session:
                 if session.sid:
-                    self.redis.delete(PREFIX + session.sid)
+                    pipe.delete(PREFIX + session.sid)
                     response.delete_cookie(name, domain=domain, path=path)
+                if len(pipe):
+                    pipe.execute()
                 return
             if not session.modified:
+                if len(pipe):
+                    pipe.execute()
                 return
             ttl = self.ttl if session.get("auth") else ANONYMOUS_TTL
             if session.sid is None:
                 session.sid = secrets.token_urlsafe(32)
-            self.redis.set(PREFIX + session.sid, json.dumps(dict(session)), ex=ttl)
+            pipe.set(PREFIX + session.sid, json.dumps(dict(session)), ex=ttl)
+            pipe.execute()
         except ERRORS as exc:
             # Too late to change the answer (it is usually the 503 of the same outage): the
             # browser gets no cookie, so nothing points at a session that does not exist.

@@ -65,7 +65,7 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
         return None
     server = current_app.extensions["idp.authorization_server"]
     req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
-    return Flow(flow_id, req, data.get("verified"))
+    return Flow(flow_id, req, web_session.verified_in_flow(flow_id))
 
 
 def from_request() -> Flow | Response:
@@ -83,7 +83,7 @@ def record_verified(current: Flow, user: User, factors: dict[str, int]) -> None:
     verified for its request."""
     web_session.record_factors(user, factors)
     if current.id:
-        flows.mark_verified(current.id, user.id, list(factors))
+        web_session.mark_verified_in_flow(current.id, user.id, list(factors))
 
 
 def demand(flow: Flow, user: User | None, enrolled: set[str], just_verified: frozenset[str] = frozenset()) -> Demand:

@@ -60,6 +60,27 @@ def record_factor(user: User, factor: str) -> AuthState:
     return record_factors(user, {factor: clock.now()})
 
 
+#: Flows of this browser whose verified factors are remembered (older ones fall off).
+MAX_FLOWS_VERIFIED = 4
+
+
+def mark_verified_in_flow(flow_id: str, user_id: int, factors: list[str]) -> None:
+    """Note that `factors` were verified within this flow: prompt=login and max_age count
+    them as fresh, whatever the clock's resolution. Kept in the session the flow is bound
+    to, which is written at this moment anyway (a sign-in gives it a new id)."""
+    verified = dict(session.get("verified") or {})
+    done = verified.pop(flow_id, None) or {}
+    if done.get("uid") != user_id:
+        done = {"uid": user_id, "factors": []}
+    done["factors"] = sorted(set(done["factors"]) | set(factors))
+    verified[flow_id] = done
+    session["verified"] = dict(list(verified.items())[-MAX_FLOWS_VERIFIED:])
+
+
+def verified_in_flow(flow_id: str) -> dict | None:
+    return (session.get("verified") or {}).get(flow_id)
+
+
 def set_pending(pending_id: str) -> None:
     session["pending"] = pending_id
 

@@ -144,3 +144,20 @@ def test_a_signed_in_code_flow_is_a_handful_of_statements(app, webapp, signed_in
         assert actions.exchange(webapp, query(response.location)["code"], pkce).status_code == 200
     # Take the code, read the person, write the grant and its refresh token.
     assert (len(exchange.sql), len(exchange.redis)) == (4, 0), exchange
+
+
+def test_a_password_sign_in(app, user, webapp, meter):
+    """The person, the audit line, their second factors, the last sign-in time; the session
+    and the flow, the lockout's reservation and settlement, and the new session."""
+    browser = app.test_client()
+    actions = Actions(browser)
+    login = actions.authorize(webapp).location
+    page = browser.get(login)
+    from tests.helpers import PASSWORD, csrf_token
+
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "email": user.email, "password": PASSWORD,
+            "flow": query(login)["flow"]}
+    with meter() as cost:
+        assert browser.post("/login", data=form).status_code == 303
+    assert [s.split()[0] for s in cost.sql] == ["SELECT", "INSERT", "SELECT", "UPDATE"], cost
+    assert cost.redis == ["GET", "GET", "EVALSHA", "PIPELINE", "PIPELINE"], cost
