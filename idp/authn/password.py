@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import update
+
 from .. import audit, clock, mfa
 from ..extensions import db
 from ..lockout.regulator import Locked, Regulator, account_key
@@ -15,7 +17,7 @@ from .browser import Browser
 from .failures import record_failure
 from .password_policy import normalize
 from .policy import Satisfied
-from .steps import Step, after_password, user_floor
+from .steps import Step, after_first_factor, user_floor
 
 
 class InvalidCredentials(Exception):
@@ -33,14 +35,24 @@ def authenticate(email: str, password: str, *, passwords: Passwords) -> User:
     if not ok or user is None or not user.can_sign_in:
         raise InvalidCredentials()
     if passwords.needs_rehash(user.password_hash):
-        # Parameters changed since this hash was made: upgrade it while we know the password.
-        user.password_hash = passwords.hash(normalize(password))
+        rehash(user, password, passwords=passwords)
     return user
 
 
-#: What the authorization request still needs once `user` has given their password at
-#: `at`, given the factors they have enrolled (the flow answers it; see web.flow).
-RequestNeeds = Callable[[User, int, set[str]], "Satisfied | Step"]
+def rehash(user: User, password: str, *, passwords: Passwords) -> None:
+    """Another system's hash, or our parameters changed since this one was made: upgrade it
+    while we know the password. Conditional on the old hash, so a password change racing
+    this sign-in is never overwritten by the old password's new hash."""
+    db.session.execute(
+        update(User).where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=passwords.hash(normalize(password))),
+        execution_options={"synchronize_session": False},
+    )
+
+
+#: What the authorization request still needs once `user` has given these first factors
+#: ({"pwd": at}), given the factors they have enrolled (the flow answers it; see web.flow).
+RequestNeeds = Callable[[User, dict[str, int], set[str]], "Satisfied | Step"]
 
 
 def sign_in(
@@ -64,13 +76,13 @@ def sign_in(
     audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
     enrolled = mfa.enrolled(user.id)
     floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
-    second = after_password(request_needs(user, now, enrolled), floor=floor, enrolled=enrolled)
+    second = after_first_factor(request_needs(user, {"pwd": now}, enrolled), floor=floor, enrolled=enrolled)
     if second is not None:
         # The password waits in a pending record; the session gets nothing yet, and the
         # account's failures stay: knowing the password does not reset the code budget.
         db.session.commit()
         regulator.succeeded(reservation, complete=False)
-        return outcomes.SecondFactorDue(user, second, now)
+        return outcomes.SecondFactorDue(user, second, {"pwd": now})
     user.last_login_at = now
     db.session.commit()
     regulator.succeeded(reservation, complete=True)

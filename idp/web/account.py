@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import accounts, audit, clock, mfa
+from ..authn.acr import FIRST_FACTORS
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, AuthState, verified_recently
 from ..authn.steps import Step
@@ -46,7 +47,7 @@ def signed_in(view: Callable) -> Callable:
 
 def fresh_enough(user: User, state: AuthState) -> bool:
     """A second factor within the step-up age; with none enrolled yet, the password."""
-    proof = SECOND_FACTORS if mfa.enrolled(user.id) else ("pwd",)
+    proof = SECOND_FACTORS if mfa.enrolled(user.id) else FIRST_FACTORS
     return verified_recently(state, proof, now=clock.now(), max_age=_max_age())
 
 
