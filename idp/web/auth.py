@@ -44,6 +44,7 @@ def login_submit() -> Response | tuple[str, int]:
         email=email, password=request.form.get("password", "")[:MAX_FIELD], browser=device.browser(),
         regulator=_regulator(), passwords=current_app.extensions["idp.passwords"],
         request_needs=functools.partial(needs_after_first_factor, current),
+        legacy=current_app.extensions["idp.legacy_verifier"],
     )
     if isinstance(outcome, outcomes.Locked):
         return _locked("auth/login.html", outcome, flow=current, email=email)
