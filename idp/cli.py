@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from . import accounts, audit, mail
 from . import clients as client_registry
+from . import upstreams as upstream_registry
 from .authn.password_policy import WeakPassword, check
 from .authn import acr as acrs
 from .extensions import db
@@ -172,6 +173,64 @@ def users_lockout(email: str, as_json: bool) -> None:
     _emit(as_json, status, f"{status['failures']} recent failures; locked for {status['locked_for']} s")
 
 
+@click.group("upstreams", help="Upstream OpenID providers people may sign in with (Google, …).")
+def upstreams_group() -> None:
+    pass
+
+
+@upstreams_group.command("add")
+@click.argument("name")
+@click.option("--issuer", required=True, help="Exactly as the provider's discovery document says (Google: https://accounts.google.com).")
+@click.option("--client-id", required=True)
+@click.option("--client-secret-stdin", is_flag=True, required=True, help="Read the client secret from standard input.")
+@click.option("--display-name", help="The button says \"Continue with …\". Default: the name, capitalised.")
+@click.option("--domain", "domains", multiple=True, help="Allow only accounts of this email domain (Google's hd); repeatable.")
+@click.option("--trust-mfa", is_flag=True, help="Count the provider's own multi-factor sign-in, when it asserts one.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_add(name, issuer, client_id, client_secret_stdin, display_name, domains, trust_mfa, as_json) -> None:  # noqa: ANN001
+    """Add an upstream provider (its discovery document is checked first)."""
+    secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        row = upstream_registry.add(
+            name, issuer=issuer, client_id=client_id, client_secret=secret, display_name=display_name,
+            domains=list(domains), trust_mfa=trust_mfa, client=current_app.extensions["idp.upstream_client"],
+            keyring=current_app.extensions["idp.keyring"],
+        )
+    except upstream_registry.UpstreamConfigError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    data = upstream_registry.describe(row, 0)
+    _emit(as_json, data, f"added {row.name} ({row.issuer}); register this redirect URI at the provider: {data['redirect_uri']}")
+
+
+@upstreams_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_list(as_json: bool) -> None:
+    counts = upstream_registry.link_counts()
+    data = [upstream_registry.describe(row, counts.get(row.id, 0)) for row in upstream_registry.every()]
+    if as_json:
+        click.echo(json.dumps({"upstreams": data}))
+        return
+    for u in data:
+        click.echo(f"{u['name']:16} {u['issuer']}  links: {u['links']}" + (f"  domains: {','.join(u['domains'])}" if u["domains"] else ""))
+
+
+@upstreams_group.command("remove")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_remove(name: str, as_json: bool) -> None:
+    """Remove an upstream provider and every link to it."""
+    try:
+        links = upstream_registry.remove(name)
+    except upstream_registry.UpstreamConfigError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    _emit(as_json, {"name": name, "links_removed": links}, f"removed {name} and {links} link(s)")
+
+
 @click.group("keys", help="Signing keys.")
 def keys() -> None:
     pass
@@ -207,7 +266,7 @@ def keys_list(as_json: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (clients, users, keys):
+    for group in (clients, users, keys, upstreams_group):
         app.cli.add_command(group)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import mfa
+from .. import mfa, upstreams
 from ..authn import outcomes, password, second_factor
 from ..authn.policy import AuthState
 from ..extensions import db
@@ -31,7 +31,7 @@ def login() -> Response | str:
     if isinstance(current, Response):
         return current
     email = (current.request.login_hint if current.request else None) or ""
-    return render_template("auth/login.html", flow=current, email=email)
+    return _login_page(current, email)
 
 
 @bp.post("/login")
@@ -47,12 +47,16 @@ def login_submit() -> Response | tuple[str, int]:
         legacy=current_app.extensions["idp.legacy_verifier"],
     )
     if isinstance(outcome, outcomes.Locked):
-        return _locked("auth/login.html", outcome, flow=current, email=email)
+        return _locked("auth/login.html", outcome, flow=current, email=email, upstreams=upstreams.buttons())
     if isinstance(outcome, outcomes.Refused):
-        return render_template("auth/login.html", flow=current, email=email, error="Incorrect email or password."), 401
+        return _login_page(current, email, "Incorrect email or password."), 401
     if isinstance(outcome, outcomes.SecondFactorDue):
         return flow.go_to_step(current, outcome.step, outcome.user, first=outcome.first)
     return signed_in(current, outcome)
+
+
+def _login_page(current: flow.Flow, email: str, error: str | None = None) -> str:
+    return render_template("auth/login.html", flow=current, email=email, error=error, upstreams=upstreams.buttons())
 
 
 def needs_after_first_factor(current: flow.Flow, user: User, first: dict[str, int], enrolled: set[str]):  # noqa: ANN201

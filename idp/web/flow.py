@@ -71,8 +71,13 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
 def from_request() -> Flow | Response:
     """The flow a hosted page was opened in (`flow=` or `next=`), or the page to show
     instead: an expired flow, or an error for a request that no longer validates."""
+    return from_values(request.values.get("flow"), request.values.get("next"))
+
+
+def from_values(flow_id: str | None, next_path: str | None) -> Flow | Response:
+    """The same, for a flow named elsewhere (an upstream sign-in keeps it with its state)."""
     try:
-        current = load(request.values.get("flow"), request.values.get("next"))
+        current = load(flow_id, next_path)
     except OAuth2Error as error:
         return authorization_error(error)
     return expired() if current is None else current
