@@ -37,7 +37,7 @@ def _django(algorithm: str) -> str:
     if hasattr(hasher, "rounds"):
         hasher.rounds = 4
     if algorithm == "argon2":
-        hasher.memory_cost, hasher.time_cost, hasher.parallelism = 1024, 1, 1
+        hasher.memory_cost, hasher.time_cost, hasher.parallelism = 1024, 1, 2
     return hasher.encode(PASSWORD, hasher.salt())
 
 
