@@ -1,7 +1,7 @@
 """upstream providers, their links, and lazily migrated passwords
 
 Revision ID: d3aac8082e37
-Revises: aa3f5b4b1154
+Revises: 5b2f0c7d9e41
 Create Date: 2026-12-01 10:15:34.087348
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd3aac8082e37'
-down_revision = 'aa3f5b4b1154'
+down_revision = '5b2f0c7d9e41'
 branch_labels = None
 depends_on = None
 
