@@ -139,6 +139,7 @@ def callback(row: Upstream, provider: Provider) -> Response | tuple[str, int]:
 def _signed_in(row: Upstream, provider: Provider, verified: use.Verified) -> Response | tuple[str, int]:
     current = flow.from_values(verified.record.get("flow"), verified.record.get("next"))
     if isinstance(current, Response):
+        _regulator().succeeded(verified.reservation, complete=False)  # the flow ended meanwhile: no fault of theirs
         return current
     outcome = use.sign_in(provider, verified, browser=device.browser(), regulator=_regulator(),
                           request_needs=functools.partial(needs_after_first_factor, current))

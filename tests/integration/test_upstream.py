@@ -436,3 +436,21 @@ def test_cli_refuses_plain_http_to_other_hosts_and_bad_names(app):
         result = runner.invoke(args=["upstreams", "add", name, "--issuer", issuer, "--client-id", "x",
                                      "--client-secret-stdin"], input="s\n")
         assert result.exit_code == 2, result.output
+
+
+def test_the_console_adds_lists_and_removes_upstreams(app, client, google):
+    from tests.integration.test_admin import post, sign_in
+
+    person = make_user(app, "root@example.com", is_admin=True)
+    sign_in(client, "root@example.com", add_totp(app, person.id), next_path="/admin/upstreams")
+    response = post(client, "/admin/upstreams", name="google", issuer=google.issuer, client_id=google.client_id,
+                    client_secret=google.client_secret, display_name="Google", domains="corp.example\n")
+    assert response.status_code == 303 and "done=" in response.location, response.location
+    page = client.get("/admin/upstreams").get_data(as_text=True)
+    assert 'id="upstream-row-google"' in page and "corp.example" in page and google.client_secret not in page
+    bad = post(client, "/admin/upstreams", name="other", issuer=google.issuer + "/", client_id="x", client_secret="y")
+    assert "error=" in bad.location
+    assert "done=" in post(client, "/admin/upstreams/google/remove").location
+    with app.app_context():
+        events = [e.event for e in db.session.scalars(select(AuditEvent))]
+    assert "upstream.added" in events and "upstream.removed" in events

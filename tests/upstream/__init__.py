@@ -11,24 +11,20 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import secrets
+import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import live
+
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "server.mjs"
 INSTALLED = HERE / "node_modules" / "oidc-provider"
-
-
-def free_port() -> int:
-    from tests.live import free_port as port
-
-    return port()
 
 
 @dataclass(frozen=True)
@@ -51,11 +47,8 @@ class Upstream:
     tmp: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        live.terminate(self.process)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def start(*, redirect_uris: list[str], accounts: list[Account], claims_in_id_token: bool = True) -> Upstream:
@@ -63,7 +56,7 @@ def start(*, redirect_uris: list[str], accounts: list[Account], claims_in_id_tok
         import pytest
 
         pytest.skip("tests/upstream/node_modules is missing: run `make node` (npm ci in tests/upstream)")
-    port = free_port()
+    port = live.free_port()
     issuer = f"http://localhost:{port}"
     client_id, client_secret = "idp-" + secrets.token_hex(4), secrets.token_urlsafe(24)
     tmp = Path(tempfile.mkdtemp(prefix="idp-upstream-"))
@@ -82,16 +75,8 @@ def start(*, redirect_uris: list[str], accounts: list[Account], claims_in_id_tok
     log = open(tmp / "upstream.log", "w")
     process = subprocess.Popen(["node", str(SERVER), str(tmp / "fixtures.json")], cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
     upstream = Upstream(issuer, client_id, client_secret, process, {a.email: a for a in accounts}, tmp)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2)
-            return upstream
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                upstream.stop()
-                raise RuntimeError("the upstream did not start:\n" + (tmp / "upstream.log").read_text())
-            time.sleep(0.1)
+    live.wait_until_serving(port, process, tmp / "upstream.log", upstream.stop, "the upstream", 20)
+    return upstream
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
