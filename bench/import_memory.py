@@ -4,7 +4,8 @@ flat figure shows the rows are streamed. A benchmark, not a test: it prints figu
 
     python bench/import_memory.py [--rows 100000] [--database postgresql+psycopg://…]
 
-Each run is a fresh `idp` process on a fresh database (SQLite by default).
+Each run is a fresh `idp` process on a fresh database: a temporary SQLite file, or the
+PostgreSQL database given, whose public schema is dropped and made again for each size.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def run(rows: int, database: str | None) -> tuple[float, float, dict]:
         write(tmp / "people.jsonl", rows)
         env = {**os.environ, "IDP_INSTANCE_PATH": str(tmp), "DATABASE_URL": database or f"sqlite:///{tmp / 'idp.db'}",
                "IDP_DATA_KEYS": "b1:" + "A" * 43, "IDP_SECRET_KEY": "bench"}
+        if database:
+            _empty(database)
         subprocess.run([str(IDP), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
         started = time.monotonic()
         with (tmp / "out.json").open("wb") as out:
@@ -58,6 +61,15 @@ def run(rows: int, database: str | None) -> tuple[float, float, dict]:
         report = json.loads((tmp / "out.json").read_text())
         report["errors"] = len(report["errors"])
         return usage.ru_maxrss / 1024, elapsed, report
+
+
+def _empty(database: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import accounts, mfa, upstreams
 from ..authn import outcomes, upstream as use
+from ..authn.policy import AuthState
 from ..extensions import db
 from ..models import Upstream, User
 from ..upstream.client import Provider
@@ -33,15 +34,20 @@ def _refused(reason: str, row: Upstream | None, status: int | None = None) -> tu
     return page, status or STATUS.get(reason, 400)
 
 
+def _configured(name: str) -> tuple[Upstream, Provider] | None:
+    row = upstreams.find(name[:64])
+    return (row, upstreams.provider(row, current_app.extensions["idp.keyring"])) if row else None
+
+
 def _upstream(view):  # noqa: ANN001, ANN202
     """The view runs for a configured upstream: `row, provider` (a 404 page otherwise)."""
 
     @functools.wraps(view)
     def guarded(name: str, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        row = upstreams.find(name[:64])
-        if row is None:
+        found = _configured(name)
+        if found is None:
             return _refused("unknown", None, 404)
-        return view(row, upstreams.provider(row, current_app.extensions["idp.keyring"]), *args, **kwargs)
+        return view(*found, *args, **kwargs)
 
     return guarded
 
@@ -73,24 +79,28 @@ def login_start(row: Upstream, provider: Provider) -> Response | tuple[str, int]
 @bp.post("/invite/<token>/upstream/<name>")
 def invite_start(token: str, name: str) -> Response | tuple[str, int]:
     invitation, state = accounts.invitation_for(token[:128])
-    if invitation is None or state != "pending":
-        return _refused("invitation", None)
-    return _upstream(lambda row, provider: _begin(row, provider, "invite", invitation_id=invitation.id))(name)
+    found = _configured(name)
+    if invitation is None or state != "pending" or found is None:
+        return _refused("invitation" if found else "unknown", None, None if found else 404)
+    return _begin(*found, "invite", invitation_id=invitation.id)
 
 
 @bp.post("/account/upstreams/<name>/link")
 @account.signed_in
-def link_start(user: User, state, name: str) -> Response | tuple[str, int]:  # noqa: ANN001
+def link_start(user: User, state: AuthState, name: str) -> Response | tuple[str, int]:
+    found = _configured(name)
+    if found is None:
+        return _refused("unknown", None, 404)
     if not mfa.enrolled(user.id):
         return redirect(url_for("account.index", error="second factor first"), code=303)
     if not account.fresh_enough(user, state):
         return account.step_up(user, "/account")
-    return _upstream(lambda row, provider: _begin(row, provider, "link", user_id=user.id))(name)
+    return _begin(*found, "link", user_id=user.id)
 
 
 @bp.post("/account/upstreams/<int:link_id>/unlink")
 @account.signed_in
-def unlink(user: User, state, link_id: int) -> Response:  # noqa: ANN001
+def unlink(user: User, state: AuthState, link_id: int) -> Response:
     if not account.fresh_enough(user, state):
         return account.step_up(user, "/account")
     try:
