@@ -24,6 +24,7 @@ browser:
 
 node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/upstream && npm ci --no-audit --no-fund --loglevel=error
 
 install-test: install browser node
 

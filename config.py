@@ -83,6 +83,18 @@ class Config:
     #: Second-factor tries per sign-in attempt; then the sign-in starts over from the password.
     IDP_MFA_MAX_ATTEMPTS = _int("IDP_MFA_MAX_ATTEMPTS", 3)
 
+    # Upstream OpenID providers (`idp upstreams add`; docs/add-google-sign-in.md).
+    #: Seconds to wait for an upstream's discovery, keys, token or userinfo endpoint.
+    IDP_UPSTREAM_TIMEOUT = _int("IDP_UPSTREAM_TIMEOUT", 5)
+
+    # Lazy migration from a system that will not export its hashes (docs/move-your-users-here.md).
+    #: The old system's verifier, asked once per imported person without a hash: https only.
+    IDP_LEGACY_VERIFIER_URL = os.environ.get("IDP_LEGACY_VERIFIER_URL") or None
+    #: Sent as `Authorization: Bearer …` so the verifier knows the caller is us.
+    IDP_LEGACY_VERIFIER_TOKEN = os.environ.get("IDP_LEGACY_VERIFIER_TOKEN") or None
+    #: Seconds to wait for it; then the sign-in fails closed (503).
+    IDP_LEGACY_VERIFIER_TIMEOUT = _int("IDP_LEGACY_VERIFIER_TIMEOUT", 5)
+
     #: No ping before every checkout (a round trip per request): connections are recycled
     #: after 5 minutes, and one that a database restart broke fails its request with 503
     #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).

@@ -103,8 +103,24 @@ def _init_services(app: Flask) -> None:
     )
     changes.install()
     app.extensions["idp.authorization_server"] = create_server(app)
+    _init_outbound(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
     app.extensions["idp.discovery"] = (body, hashlib.sha256(body).hexdigest()[:32])
+
+
+def _init_outbound(app: Flask) -> None:
+    """The clients of the services an operator configured: upstream providers, and the
+    legacy password verifier. Plain http only to localhost, and only outside production."""
+    from .migration.verifier import LegacyVerifier
+    from .net import Http
+    from .upstream.client import UpstreamClient
+
+    c = app.config
+    loopback = c["IDP_ENV"] != "production"
+    app.extensions["idp.upstream_client"] = UpstreamClient(Http(c["IDP_UPSTREAM_TIMEOUT"], loopback))
+    app.extensions["idp.legacy_verifier"] = LegacyVerifier(
+        c["IDP_LEGACY_VERIFIER_URL"], c["IDP_LEGACY_VERIFIER_TOKEN"], Http(c["IDP_LEGACY_VERIFIER_TIMEOUT"], loopback),
+    ) if c["IDP_LEGACY_VERIFIER_URL"] else None
 
 
 def _configure_logging(app: Flask) -> None:

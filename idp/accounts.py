@@ -121,23 +121,38 @@ def complete_invitation(token: str, password: str, *, name: str | None, password
     if row is None or state != "pending":
         raise AccountError("This invitation link is not valid any more.")
     normalized = check(password, second_factor_required=row.require_mfa, email=row.email, name=name)
-    # Taking the invitation is one conditional UPDATE: two tabs submitting at once create
-    # one account.
-    taken = db.session.execute(
-        update(Invitation).where(Invitation.id == row.id, Invitation.used_at.is_(None)).values(used_at=clock.now())
-    ).rowcount
-    if taken != 1 or find_user(row.email) is not None:
-        raise AccountError("This invitation link is not valid any more.")
+    _take(row)
     user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email)
     return user
 
 
-def new_user(email: str, password: str, *, passwords, name: str | None = None, is_admin: bool = False,  # noqa: ANN001
+def complete_invitation_with_upstream(row: Invitation, *, name: str | None) -> User:
+    """The invitation accepted with an upstream provider whose verified email is the
+    invited one (idp.authn.upstream): an account without a password, linked by the caller."""
+    _take(row)
+    user = new_user(row.email, None, passwords=None, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email, via="upstream")
+    return user
+
+
+def _take(row: Invitation) -> None:
+    """Taking the invitation is one conditional UPDATE: two tabs submitting at once create
+    one account."""
+    taken = db.session.execute(
+        update(Invitation).where(Invitation.id == row.id, Invitation.used_at.is_(None)).values(used_at=clock.now())
+    ).rowcount
+    if taken != 1 or find_user(row.email) is not None:
+        raise AccountError("This invitation link is not valid any more.")
+
+
+def new_user(email: str, password: str | None, *, passwords, name: str | None = None, is_admin: bool = False,  # noqa: ANN001
              mfa_required: bool = False) -> User:
+    """`password` None: an account that signs in through an upstream provider only."""
     user = User(
         subject=secrets.token_urlsafe(16), email=valid_email(email), name=(name or "").strip()[:200] or None,
-        password_hash=passwords.hash(normalize(password)), is_admin=is_admin, mfa_required=mfa_required,
+        password_hash=passwords.hash(normalize(password)) if password is not None else None,
+        is_admin=is_admin, mfa_required=mfa_required,
         created_at=clock.now(),
     )
     db.session.add(user)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from . import accounts, audit, mail
 from . import clients as client_registry
+from . import upstreams as upstream_registry
 from .authn.password_policy import WeakPassword, check
 from .authn import acr as acrs
 from .extensions import db
@@ -109,6 +110,43 @@ def users_invite(email: str, admin: bool, require_mfa: bool, as_json: bool) -> N
           f"invitation for {normalize_email(email)}: {link.url}")
 
 
+@users.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: csv for a .csv file, else jsonl.")
+@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def users_import(file: str, fmt: str | None, dry_run: bool, as_json: bool) -> None:
+    """Import people (one a line) with their password hashes and TOTP secrets. Exits 1 when
+    some rows were refused (they are listed), 0 when none were."""
+    from .migration import importer, rows
+
+    fmt = fmt or ("csv" if file.lower().endswith(".csv") else "jsonl")
+    stream = sys.stdin if file == "-" else open(file, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+    try:
+        report = importer.run(rows.read(stream, fmt), keyring=current_app.extensions["idp.keyring"], dry_run=dry_run)
+    except UnicodeDecodeError as exc:
+        _fail(f"{file} is not UTF-8 text ({exc.reason})")
+    finally:
+        stream.close()
+    counts = f'"created": {report.created}, "updated": {report.updated}, "unchanged": {report.unchanged}'
+    if as_json:
+        # Written as it is read back from disk: the error list may be as long as the file.
+        click.echo("{" + counts + ', "errors": [', nl=False)
+        for i, error in enumerate(report.each_error()):
+            click.echo(("" if i == 0 else ", ") + json.dumps(error), nl=False)
+        click.echo("]}")
+    else:
+        note = " (dry run: nothing was written)" if dry_run else ""
+        click.echo(f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+                   f"{report.error_count} refused{note}")
+        for error in report.each_error():
+            click.echo(f"line {error['line']}: {error['reason']}", err=True)
+    report.errors.close()
+    if report.error_count:
+        sys.exit(1)
+
+
 def _user_or_fail(email: str) -> User:
     user = accounts.find_user(email)
     if user is None:
@@ -172,6 +210,64 @@ def users_lockout(email: str, as_json: bool) -> None:
     _emit(as_json, status, f"{status['failures']} recent failures; locked for {status['locked_for']} s")
 
 
+@click.group("upstreams", help="Upstream OpenID providers people may sign in with (Google, …).")
+def upstreams_group() -> None:
+    pass
+
+
+@upstreams_group.command("add")
+@click.argument("name")
+@click.option("--issuer", required=True, help="Exactly as the provider's discovery document says (Google: https://accounts.google.com).")
+@click.option("--client-id", required=True)
+@click.option("--client-secret-stdin", is_flag=True, required=True, help="Read the client secret from standard input.")
+@click.option("--display-name", help="The button says \"Continue with …\". Default: the name, capitalised.")
+@click.option("--domain", "domains", multiple=True, help="Allow only accounts of this email domain (Google's hd); repeatable.")
+@click.option("--trust-mfa", is_flag=True, help="Count the provider's own multi-factor sign-in, when it asserts one.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_add(name, issuer, client_id, client_secret_stdin, display_name, domains, trust_mfa, as_json) -> None:  # noqa: ANN001
+    """Add an upstream provider (its discovery document is checked first)."""
+    secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        row = upstream_registry.add(
+            name, issuer=issuer, client_id=client_id, client_secret=secret, display_name=display_name,
+            domains=list(domains), trust_mfa=trust_mfa, client=current_app.extensions["idp.upstream_client"],
+            keyring=current_app.extensions["idp.keyring"],
+        )
+    except upstream_registry.UpstreamConfigError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    data = upstream_registry.describe(row, 0)
+    _emit(as_json, data, f"added {row.name} ({row.issuer}); register this redirect URI at the provider: {data['redirect_uri']}")
+
+
+@upstreams_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_list(as_json: bool) -> None:
+    counts = upstream_registry.link_counts()
+    data = [upstream_registry.describe(row, counts.get(row.id, 0)) for row in upstream_registry.every()]
+    if as_json:
+        click.echo(json.dumps({"upstreams": data}))
+        return
+    for u in data:
+        click.echo(f"{u['name']:16} {u['issuer']}  links: {u['links']}" + (f"  domains: {','.join(u['domains'])}" if u["domains"] else ""))
+
+
+@upstreams_group.command("remove")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def upstreams_remove(name: str, as_json: bool) -> None:
+    """Remove an upstream provider and every link to it."""
+    try:
+        links = upstream_registry.remove(name)
+    except upstream_registry.UpstreamConfigError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    _emit(as_json, {"name": name, "links_removed": links}, f"removed {name} and {links} link(s)")
+
+
 @click.group("keys", help="Signing keys.")
 def keys() -> None:
     pass
@@ -207,7 +303,7 @@ def keys_list(as_json: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (clients, users, keys):
+    for group in (clients, users, keys, upstreams_group):
         app.cli.add_command(group)
 
 

@@ -52,6 +52,13 @@ def finalize(config: dict, instance: Path) -> None:
         problems.append("IDP_SIGNING_ALG must be RS256, ES256 or EdDSA")
     if not 1 <= config["IDP_CODE_TTL"] <= 60:
         problems.append("IDP_CODE_TTL must be between 1 and 60 seconds")
+    if config.get("IDP_LEGACY_VERIFIER_URL"):
+        from .net import check_url
+
+        try:
+            check_url(config["IDP_LEGACY_VERIFIER_URL"], allow_loopback_http=not production)
+        except ValueError as exc:
+            problems.append(f"IDP_LEGACY_VERIFIER_URL: {exc}")
     if config["IDP_LOCKOUT_THRESHOLD"] < 1:
         problems.append("IDP_LOCKOUT_THRESHOLD must be at least 1")
     if problems:

@@ -86,11 +86,7 @@ class LiveServer:
         return self.cli_json("users", "create", email, "--password-stdin", stdin=password + "\n")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        terminate(self.process)
         _drop_database(self.env["DATABASE_URL"])
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -118,14 +114,30 @@ def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)
-    deadline = time.monotonic() + 30
+    wait_until_serving(port, process, tmp / "server.log", server.stop, "the live server", 30)
+    return server
+
+
+def terminate(process: subprocess.Popen) -> None:
+    """Stop a server this test run started, by its PID: politely, then not."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_until_serving(port: int, process: subprocess.Popen, log: Path, stop, what: str, seconds: float) -> None:  # noqa: ANN001
+    """Until an OpenID provider on `port` serves its discovery document; if its process
+    dies or the time is up, `stop()` it and fail with its log."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2)
-            return server
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                output = (tmp / "server.log").read_text()
-                server.stop()
-                raise RuntimeError("the live server did not start:\n" + output)
-            time.sleep(0.2)
+                output = log.read_text()
+                stop()
+                raise RuntimeError(f"{what} did not start:\n" + output)
+            time.sleep(0.1)

@@ -27,11 +27,12 @@ class Refused:
 
 @dataclass(frozen=True)
 class SecondFactorDue:
-    """The password was right, and the sign-in waits for `step` in a pending record."""
+    """The first factor was right, and the sign-in waits for `step` in a pending record."""
 
     user: User
     step: Step
-    pwd_at: int
+    #: What the first step verified, and when: {"pwd": t}, or {"fed": t} after an upstream.
+    first: dict[str, int]
 
 
 @dataclass(frozen=True)

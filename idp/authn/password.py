@@ -2,50 +2,78 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from sqlalchemy import update
 
-from .. import audit, clock, mfa
+from .. import audit, clock
 from ..extensions import db
 from ..lockout.regulator import Locked, Regulator, account_key
+from ..migration.verifier import LegacyVerifier, VerifierUnavailable
 from ..models import User
 from ..models.user import normalize_email
+from ..security import legacy_hashes
 from ..security.passwords import Passwords
 from . import outcomes
 from .browser import Browser
 from .failures import record_failure
+from .first_factor import RequestNeeds, settle
 from .password_policy import normalize
-from .policy import Satisfied
-from .steps import Step, after_password, user_floor
+
+__all__ = ["InvalidCredentials", "RequestNeeds", "authenticate", "sign_in"]
 
 
 class InvalidCredentials(Exception):
     """Unknown email, wrong password or disabled account: the person is told the same."""
 
 
-def authenticate(email: str, password: str, *, passwords: Passwords) -> User:
+def authenticate(email: str, password: str, *, passwords: Passwords, legacy: LegacyVerifier | None = None) -> User:
     """The person whose email and password these are, or InvalidCredentials.
 
     An unknown email costs one full argon2 verification too, so timing does not tell
     which part was wrong (OWASP Authentication Cheat Sheet, "Authentication Responses").
+    A person with a current hash costs one SELECT and one verification, nothing more: the
+    other paths (another system's hash, the legacy verifier) are taken only for them.
     """
     user = db.session.query(User).filter_by(email=normalize_email(email)).first() if email else None
-    ok = passwords.verify(user.password_hash if user else None, normalize(password))
+    if user is not None and user.password_hash is None and user.legacy_password and legacy is not None:
+        return _migrate(user, password, passwords=passwords, legacy=legacy)
+    stored = user.password_hash if user else None
+    # Another system hashed what the person typed, before any normalisation of ours.
+    ok = passwords.verify(stored, password if stored and not legacy_hashes.is_ours(stored) else normalize(password))
     if not ok or user is None or not user.can_sign_in:
         raise InvalidCredentials()
     if passwords.needs_rehash(user.password_hash):
-        # Parameters changed since this hash was made: upgrade it while we know the password.
-        user.password_hash = passwords.hash(normalize(password))
+        rehash(user, password, passwords=passwords)
     return user
 
 
-#: What the authorization request still needs once `user` has given their password at
-#: `at`, given the factors they have enrolled (the flow answers it; see web.flow).
-RequestNeeds = Callable[[User, int, set[str]], "Satisfied | Step"]
+def rehash(user: User, password: str, *, passwords: Passwords) -> None:
+    """Another system's hash, or our parameters changed since this one was made: upgrade it
+    while we know the password. Conditional on the old hash, so a password change racing
+    this sign-in is never overwritten by the old password's new hash."""
+    db.session.execute(
+        update(User).where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=passwords.hash(normalize(password))),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _migrate(user: User, password: str, *, passwords: Passwords, legacy: LegacyVerifier) -> User:
+    """Lazy migration: the old system says whether the password is right, once; then our
+    hash replaces the question (conditional, so two first sign-ins at once store one)."""
+    if user.disabled or not legacy.check(user.email, password):
+        raise InvalidCredentials()
+    db.session.execute(
+        update(User).where(User.id == user.id, User.password_hash.is_(None), User.legacy_password.is_(True))
+        .values(password_hash=passwords.hash(normalize(password)), legacy_password=False),
+        execution_options={"synchronize_session": False},
+    )
+    audit.emit("password.migrated", user_id=user.id, via="legacy_verifier")
+    return user
 
 
 def sign_in(
     *, email: str, password: str, browser: Browser, regulator: Regulator, passwords: Passwords,
-    request_needs: RequestNeeds,
+    request_needs: RequestNeeds, legacy: LegacyVerifier | None = None,
 ) -> outcomes.Outcome:
     """The password step. The attempt is reserved on the lockout before the password is
     looked at, so a locked account, and a correct password during a lockout, get the same
@@ -56,22 +84,16 @@ def sign_in(
     except Locked as locked:
         return outcomes.Locked(locked.retry_after)
     try:
-        user = authenticate(email, password, passwords=passwords)
+        user = authenticate(email, password, passwords=passwords, legacy=legacy)
     except InvalidCredentials:
         record_failure(reservation, factor="pwd", ip=browser.ip, account=account)
         return outcomes.Refused()
-    now = clock.now()
-    audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
-    enrolled = mfa.enrolled(user.id)
-    floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
-    second = after_password(request_needs(user, now, enrolled), floor=floor, enrolled=enrolled)
-    if second is not None:
-        # The password waits in a pending record; the session gets nothing yet, and the
-        # account's failures stay: knowing the password does not reset the code budget.
-        db.session.commit()
+    except VerifierUnavailable as exc:
+        # Fail closed, and charge nobody for our dependency's outage.
+        db.session.rollback()
         regulator.succeeded(reservation, complete=False)
-        return outcomes.SecondFactorDue(user, second, now)
-    user.last_login_at = now
-    db.session.commit()
-    regulator.succeeded(reservation, complete=True)
-    return outcomes.SignedIn(user, {"pwd": now})
+        audit.emit("login.legacy_verifier_unavailable", ip=browser.ip, account=account, detail=str(exc)[:200])
+        db.session.commit()
+        raise
+    audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
+    return settle(user, {"pwd": clock.now()}, reservation=reservation, regulator=regulator, request_needs=request_needs)

@@ -65,8 +65,7 @@ def finish(
         db.session.rollback()
         return outcomes.Expired()
     regulator.succeeded(reservation, complete=True)
-    if record["pwd_at"] is not None:
-        factors = {"pwd": record["pwd_at"], **factors}
+    factors = {**(record.get("first") or {}), **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=browser.ip, factor=factor)
     user.last_login_at = clock.now()
     db.session.commit()

@@ -41,7 +41,7 @@ def next_step(state: AuthState | None, demand: Demand, *, enrolled: set[str], no
 def step_for(prompt: Prompt, *, enrolled: set[str]) -> Step:
     target = prompt.target
     keep = set(prompt.keep)
-    if prompt.reason != "acr_unmet" or not ("pwd" in keep or {"hwk", "user"} <= keep):
+    if prompt.reason != "acr_unmet" or not (keep & set(acrs.FIRST_FACTORS) or {"hwk", "user"} <= keep):
         return Step("password", target, reason=prompt.reason)
     methods = tuple(m for m in ("otp", "hwk") if m in enrolled and _reaches(keep | {m}, target))
     if methods:
@@ -54,18 +54,22 @@ def step_for(prompt: Prompt, *, enrolled: set[str]) -> Step:
     return Step("unmet", target)
 
 
-def after_password(request_step: Satisfied | Step, *, floor: str, enrolled: set[str]) -> Step | None:
-    """Right after a correct password: the second factor to ask for now, or None when the
-    password alone completes the sign-in.
+def after_first_factor(
+    request_step: Satisfied | Step, *, floor: str, enrolled: set[str], first: set[str] = frozenset({"pwd"})
+) -> Step | None:
+    """Right after a correct first factor (`first`: the password, or an upstream sign-in
+    with what it brought): the second factor to ask for now, or None when the first step
+    alone completes the sign-in.
 
     The person's own floor decides, whatever the request wants: a person with a second
     factor gives it at every sign-in, even when the request cannot be met anyway (it then
     fails after the sign-in, not instead of it). Otherwise the password alone would make
     a session, and reset the lockout, for someone whose every sign-in needs two factors.
+    An upstream whose multi-factor sign-in the operator trusts has met the floor already.
     """
     if isinstance(request_step, Step) and request_step.kind == "second_factor":
         return request_step
-    if floor == "pwd" or not enrolled:
+    if floor == "pwd" or not enrolled or acrs.satisfies(acrs.level(first), floor):
         return None  # no second factor to give (or one to enrol, which needs a session)
     methods = tuple(m for m in ("otp", "hwk") if m in enrolled)
     return Step("second_factor", floor, methods)

@@ -4,9 +4,10 @@ from .invitation import Invitation, PasswordReset
 from .keys import SigningKey
 from .mfa import AuditEvent, RecoveryCode, TotpFactor, WebAuthnCredential
 from .oauth import AuthorizationCode, Client, Grant, RefreshToken
+from .upstream import Upstream, UpstreamLink
 from .user import User
 
 __all__ = [
     "AuditEvent", "AuthorizationCode", "Client", "Grant", "Invitation", "PasswordReset", "RecoveryCode", "RefreshToken",
-    "SigningKey", "TotpFactor", "User", "WebAuthnCredential",
+    "SigningKey", "TotpFactor", "Upstream", "UpstreamLink", "User", "WebAuthnCredential",
 ]

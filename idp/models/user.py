@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Integer, String
+from sqlalchemy import BigInteger, Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -29,6 +29,9 @@ class User(db.Model):
     #: reset, second factors reset).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: Imported without a hash: the password is still with the old system, and the legacy
+    #: verifier (IDP_LEGACY_VERIFIER_URL) checks it once, at the first sign-in here.
+    legacy_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def can_sign_in(self) -> bool:

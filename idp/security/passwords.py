@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from . import legacy_hashes
+
 
 class HasherBusy(RuntimeError):
     pass
@@ -66,9 +68,13 @@ class Passwords:
             slots.release()
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        """Verify; with no stored hash (unknown user) spend the same time and return False."""
+        """Verify; with no stored hash (unknown user) spend the same time and return False.
+        A hash imported from another system is verified by its own library (legacy_hashes),
+        in a slot like ours: bcrypt, PBKDF2 and scrypt are costly by design too."""
         slots = self._slot()
         try:
+            if stored_hash is not None and not legacy_hashes.is_ours(stored_hash):
+                return legacy_hashes.verify(stored_hash, password)
             self._hasher.verify(stored_hash or self._dummy, password)
             return stored_hash is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -77,4 +83,6 @@ class Passwords:
             slots.release()
 
     def needs_rehash(self, stored_hash: str) -> bool:
-        return self._hasher.check_needs_rehash(stored_hash)
+        """Anything but argon2id with the configured parameters: another format, another
+        argon2 type, or older parameters."""
+        return not legacy_hashes.is_ours(stored_hash) or self._hasher.check_needs_rehash(stored_hash)

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, auth, device, errors, headers, oauth, onboarding, webauthn
+    from . import account, admin, auth, device, errors, headers, oauth, onboarding, upstream, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
@@ -12,6 +12,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(webauthn.bp)
     app.register_blueprint(onboarding.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(upstream.bp)
     errors.register(app)
     headers.register(app)
     device.register(app)

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, audit, clock, mfa
+from .. import accounts, audit, clock, mfa, upstreams
+from ..authn.acr import FIRST_FACTORS
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, AuthState, verified_recently
 from ..authn.steps import Step
@@ -46,7 +47,7 @@ def signed_in(view: Callable) -> Callable:
 
 def fresh_enough(user: User, state: AuthState) -> bool:
     """A second factor within the step-up age; with none enrolled yet, the password."""
-    proof = SECOND_FACTORS if mfa.enrolled(user.id) else ("pwd",)
+    proof = SECOND_FACTORS if mfa.enrolled(user.id) else FIRST_FACTORS
     return verified_recently(state, proof, now=clock.now(), max_age=_max_age())
 
 
@@ -68,7 +69,10 @@ def index(user: User, state: AuthState) -> Response | str:
         keys=db.session.query(WebAuthnCredential).filter_by(user_id=user.id).order_by(WebAuthnCredential.id).all(),
         recovery_left=mfa.recovery_codes_left(user.id),
         enrolled=mfa.enrolled(user.id),
-        message=request.args.get("done"),
+        message=request.args.get("done", "")[:200],
+        error=request.args.get("error", "")[:300],
+        links=upstreams.links_of(user.id),
+        upstreams=upstreams.buttons(),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 
 from .. import accounts, audit, clock, mail, mfa
 from .. import clients as client_registry
+from .. import upstreams as upstream_registry
 from ..authn import acr as acrs
 from ..authn.steps import Step
 from ..extensions import db
@@ -224,6 +225,40 @@ def client_delete(client_id: str) -> Response:
         client_registry.delete(client, actor_id=g.admin.id)
         db.session.commit()
     return _done("admin.clients", "deleted")
+
+
+# --- upstream providers ---------------------------------------------------------------
+
+@bp.route("/upstreams", methods=["GET", "POST"])
+@admin_required
+def upstreams() -> Response | str:
+    if request.method == "POST":
+        try:
+            row = upstream_registry.add(
+                request.form.get("name", "").strip(), issuer=request.form.get("issuer", "").strip(),
+                client_id=request.form.get("client_id", "").strip(), client_secret=request.form.get("client_secret", ""),
+                display_name=request.form.get("display_name") or None, domains=_uris("domains"),
+                trust_mfa=bool(request.form.get("trust_mfa")), client=current_app.extensions["idp.upstream_client"],
+                keyring=current_app.extensions["idp.keyring"], actor_id=g.admin.id,
+            )
+        except upstream_registry.UpstreamConfigError as exc:
+            db.session.rollback()
+            return _refuse("admin.upstreams", str(exc))
+        db.session.commit()
+        return _done("admin.upstreams", f"{row.display_name} added; register {upstream_registry.redirect_uri(row.name)} at the provider")
+    return render_template("admin/upstreams.html", rows=upstream_registry.every(), links=upstream_registry.link_counts(),
+                           redirect_base=current_app.config["IDP_ISSUER"])
+
+
+@bp.post("/upstreams/<name>/remove")
+@admin_required
+def upstream_remove(name: str) -> Response:
+    try:
+        links = upstream_registry.remove(name, actor_id=g.admin.id)
+    except upstream_registry.UpstreamConfigError as exc:
+        return _refuse("admin.upstreams", str(exc))
+    db.session.commit()
+    return _done("admin.upstreams", f"{name} removed with {links} link{'s' if links != 1 else ''}")
 
 
 # --- keys and the audit log ------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import mfa
+from .. import mfa, upstreams
 from ..authn import outcomes, password, second_factor
 from ..authn.policy import AuthState
 from ..extensions import db
@@ -22,7 +22,7 @@ bp = Blueprint("auth", __name__)
 
 MAX_FIELD = 4096  # nobody's password is longer; nobody gets to make us hash a novel
 
-__all__ = ["bp", "client_ip", "pending_sign_in", "signed_in", "with_pending"]
+__all__ = ["bp", "client_ip", "needs_after_first_factor", "pending_sign_in", "signed_in", "with_pending"]
 
 
 @bp.get("/login")
@@ -31,7 +31,7 @@ def login() -> Response | str:
     if isinstance(current, Response):
         return current
     email = (current.request.login_hint if current.request else None) or ""
-    return render_template("auth/login.html", flow=current, email=email)
+    return _login_page(current, email)
 
 
 @bp.post("/login")
@@ -43,23 +43,30 @@ def login_submit() -> Response | tuple[str, int]:
     outcome = password.sign_in(
         email=email, password=request.form.get("password", "")[:MAX_FIELD], browser=device.browser(),
         regulator=_regulator(), passwords=current_app.extensions["idp.passwords"],
-        request_needs=functools.partial(_needs_after_password, current),
+        request_needs=functools.partial(needs_after_first_factor, current),
+        legacy=current_app.extensions["idp.legacy_verifier"],
     )
     if isinstance(outcome, outcomes.Locked):
-        return _locked("auth/login.html", outcome, flow=current, email=email)
+        return _locked("auth/login.html", outcome, flow=current, email=email, upstreams=upstreams.buttons())
     if isinstance(outcome, outcomes.Refused):
-        return render_template("auth/login.html", flow=current, email=email, error="Incorrect email or password."), 401
+        return _login_page(current, email, "Incorrect email or password."), 401
     if isinstance(outcome, outcomes.SecondFactorDue):
-        return flow.go_to_step(current, outcome.step, outcome.user, pwd_at=outcome.pwd_at)
+        return flow.go_to_step(current, outcome.step, outcome.user, first=outcome.first)
     return signed_in(current, outcome)
 
 
-def _needs_after_password(current: flow.Flow, user: User, at: int, enrolled: set[str]):  # noqa: ANN202
-    """What the request would still need with this password in the session."""
+def _login_page(current: flow.Flow, email: str, error: str | None = None) -> str:
+    return render_template("auth/login.html", flow=current, email=email, error=error, upstreams=upstreams.buttons())
+
+
+def needs_after_first_factor(current: flow.Flow, user: User, first: dict[str, int], enrolled: set[str]):  # noqa: ANN201
+    """What the request would still need with these first factors in the session."""
     _, state = web_session.current_user()
     if state is None or state.user_id != user.id:
         state = AuthState(user_id=user.id, sid="")
-    return flow.evaluate(current, user, state.with_factor("pwd", at), just_verified=frozenset({"pwd"}), enrolled=enrolled)
+    for factor, at in first.items():
+        state = state.with_factor(factor, at)
+    return flow.evaluate(current, user, state, just_verified=frozenset(first), enrolled=enrolled)
 
 
 def signed_in(current: flow.Flow, outcome: outcomes.SignedIn) -> Response:

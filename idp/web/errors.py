@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, abort
 
 from .. import store
 from ..extensions import db
+from ..migration.verifier import VerifierUnavailable
 from ..security.passwords import HasherBusy
 from ..store import StoreUnavailable
 
@@ -63,6 +64,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HasherBusy)
     def hasher_busy(exc: HasherBusy) -> Response:
         return _answer(503, "temporarily_unavailable", "Too many sign-ins at once. Please try again in a moment.", 2)
+
+    @app.errorhandler(VerifierUnavailable)
+    def legacy_verifier_down(exc: VerifierUnavailable) -> Response:
+        # Fail closed: the old system could not say whether the password is right.
+        log.error("%s", exc)
+        return _answer(503, "temporarily_unavailable", "Sign-in is unavailable for a moment. Please try again shortly.", 5)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:

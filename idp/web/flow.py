@@ -71,8 +71,13 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
 def from_request() -> Flow | Response:
     """The flow a hosted page was opened in (`flow=` or `next=`), or the page to show
     instead: an expired flow, or an error for a request that no longer validates."""
+    return from_values(request.values.get("flow"), request.values.get("next"))
+
+
+def from_values(flow_id: str | None, next_path: str | None) -> Flow | Response:
+    """The same, for a flow named elsewhere (an upstream sign-in keeps it with its state)."""
     try:
-        current = load(request.values.get("flow"), request.values.get("next"))
+        current = load(flow_id, next_path)
     except OAuth2Error as error:
         return authorization_error(error)
     return expired() if current is None else current
@@ -142,8 +147,10 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
     return go_to_step(flow, outcome, user)
 
 
-def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None = None, purpose: str | None = None) -> Response:
-    """Redirect to the page for `step` (303 after a POST: never re-send credentials)."""
+def go_to_step(flow: Flow, step: Step, user: User | None, *, first: dict[str, int] | None = None,
+               purpose: str | None = None) -> Response:
+    """Redirect to the page for `step` (303 after a POST: never re-send credentials).
+    `first`: the first factors of a sign-in in progress, which wait with the pending record."""
     code = 303 if request.method == "POST" else 302
     if step.kind == "password":
         return redirect(url_for("auth.login", **_where(flow)), code=code)
@@ -151,8 +158,8 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, pwd_at: int | None 
         return redirect(url_for("account.setup", **_where(flow)), code=code)
     record = {
         "user_id": user.id,
-        "purpose": purpose or ("login" if pwd_at is not None else "step_up"),
-        "pwd_at": pwd_at,
+        "purpose": purpose or ("login" if first else "step_up"),
+        "first": first or {},
         "flow": flow.id,
         "next": flow.next if flow.id is None else None,
         "bind": web_session.browser_binding(),

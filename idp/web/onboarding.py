@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, clock, mail, mfa
+from .. import accounts, clock, mail, mfa, upstreams
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
 from ..extensions import db
+from ..models import User
 from . import flow, session as web_session
 from .device import client_ip
 
@@ -32,30 +33,39 @@ def _gone(message: str, status: int = 410) -> tuple[str, int]:
     return render_template("oauth/error.html", error="invalid_link", description=message), status
 
 
+def _invite_page(row, token: str, error: str | None = None) -> str:  # noqa: ANN001
+    return render_template("onboarding/invite.html", invitation=row, token=token, upstreams=upstreams.buttons(), error=error)
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def invite(token: str) -> Response | str | tuple[str, int]:
     row, state = accounts.invitation_for(token[:128])
     if row is None or state != "pending":
         return _gone(_INVALID[state], 404 if state == "unknown" else 410)
     if request.method == "GET":
-        return render_template("onboarding/invite.html", invitation=row)
+        return _invite_page(row, token)
     password = request.form.get("password", "")[:MAX_FIELD]
     if password != request.form.get("password_confirm", "")[:MAX_FIELD]:
-        return render_template("onboarding/invite.html", invitation=row, error="The two passwords differ."), 400
+        return _invite_page(row, token, "The two passwords differ."), 400
     try:
         user = accounts.complete_invitation(
             token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"]
         )
     except WeakPassword as weak:
         db.session.rollback()
-        return render_template("onboarding/invite.html", invitation=row, error=str(weak)), 400
+        return _invite_page(row, token, str(weak)), 400
     except accounts.AccountError as exc:
         db.session.rollback()
         return _gone(str(exc))
     db.session.commit()
-    # A fresh session (new id) for the new person; enrolment next if their account needs it.
+    return welcome(user, {"pwd": clock.now()})
+
+
+def welcome(user: User, factors: dict[str, int]) -> Response:
+    """A new account, signed in: a fresh session (new id) for the new person, then
+    enrolment if their account needs it."""
     web_session.end()
-    web_session.record_factor(user, "pwd")
+    web_session.record_factors(user, factors)
     if user.mfa_required:
         return redirect(url_for("account.setup", next="/account"), code=303)
     return redirect(url_for("account.index", done="welcome"), code=303)

@@ -99,20 +99,20 @@ def test_auth_time_is_the_oldest_factor_behind_the_acr():
     assert outcome.auth_time == NOW - 300
 
 
-def test_after_password_the_persons_floor_decides():
-    from idp.authn.steps import Step, after_password
+def test_after_first_factor_the_persons_floor_decides():
+    from idp.authn.steps import Step, after_first_factor
 
     unmet = Step("unmet", "phr")
     # A person with TOTP gives it even when the request cannot be met anyway.
-    assert after_password(unmet, floor="mfa", enrolled={"otp"}) == Step("second_factor", "mfa", ("otp",))
-    assert after_password(Step("password", "pwd", reason="id_token_hint"), floor="mfa", enrolled={"otp", "hwk"}).methods == ("otp", "hwk")
+    assert after_first_factor(unmet, floor="mfa", enrolled={"otp"}) == Step("second_factor", "mfa", ("otp",))
+    assert after_first_factor(Step("password", "pwd", reason="id_token_hint"), floor="mfa", enrolled={"otp", "hwk"}).methods == ("otp", "hwk")
     # The request's own second-factor step wins (it may need hwk only).
     wanted = Step("second_factor", "phr", ("hwk",))
-    assert after_password(wanted, floor="mfa", enrolled={"otp", "hwk"}) is wanted
+    assert after_first_factor(wanted, floor="mfa", enrolled={"otp", "hwk"}) is wanted
     # Nothing to give: the password completes (or enrolment follows, which needs a session).
-    assert after_password(unmet, floor="pwd", enrolled=set()) is None
-    assert after_password(Step("enroll", "mfa", ("otp", "hwk")), floor="mfa", enrolled=set()) is None
-    assert after_password(Satisfied("pwd", ["pwd"], NOW), floor="pwd", enrolled=set()) is None
+    assert after_first_factor(unmet, floor="pwd", enrolled=set()) is None
+    assert after_first_factor(Step("enroll", "mfa", ("otp", "hwk")), floor="mfa", enrolled=set()) is None
+    assert after_first_factor(Satisfied("pwd", ["pwd"], NOW), floor="pwd", enrolled=set()) is None
 
 
 def test_verified_recently():
@@ -121,3 +121,62 @@ def test_verified_recently():
     assert verified_recently(state(pwd=10, otp=299), SECOND_FACTORS, now=NOW, max_age=300)
     assert not verified_recently(state(pwd=10, otp=301), SECOND_FACTORS, now=NOW, max_age=300)
     assert not verified_recently(state(pwd=10), SECOND_FACTORS, now=NOW, max_age=300)
+
+
+# --- an upstream sign-in (RFC 8176 `fed`) as the first factor -------------------------------
+
+@pytest.mark.parametrize(
+    "factors, expected",
+    [
+        ({"fed"}, "pwd"),
+        ({"fed", "otp"}, "mfa"),
+        ({"fed", "hwk"}, "phr"),
+        ({"fed", "fed_mfa"}, "mfa"),  # an upstream trusted for its own second factor
+        ({"fed_mfa"}, None),
+        ({"pwd", "fed"}, "pwd"),  # two first factors are still one factor
+        ({"fed", "fed_mfa", "hwk"}, "phr"),
+    ],
+)
+def test_level_with_an_upstream(factors, expected):
+    assert acr.level(factors) == expected
+
+
+@pytest.mark.parametrize(
+    "factors, expected",
+    [
+        (["fed"], ["fed"]),
+        (["fed", "otp"], ["fed", "otp", "mfa"]),
+        (["fed", "hwk"], ["fed", "hwk", "mfa"]),
+        (["fed", "fed_mfa"], ["fed", "mfa"]),
+        (["pwd", "fed"], ["pwd", "fed"]),
+    ],
+)
+def test_amr_with_an_upstream(factors, expected):
+    assert acr.amr(factors) == expected
+
+
+def test_an_upstream_session_is_reported_as_fed():
+    assert evaluate(state(fed=10), Demand(), now=NOW) == Satisfied(acr="pwd", amr=["fed"], auth_time=NOW - 10)
+    outcome = evaluate(state(fed=10, otp=5), Demand(acr="mfa"), now=NOW)
+    assert outcome == Satisfied(acr="mfa", amr=["fed", "otp", "mfa"], auth_time=NOW - 10)
+    trusted = evaluate(state(fed=10, fed_mfa=10), Demand(acr="mfa"), now=NOW)
+    assert trusted == Satisfied(acr="mfa", amr=["fed", "mfa"], auth_time=NOW - 10)
+
+
+def test_step_up_after_an_upstream_asks_only_the_second_factor():
+    from idp.authn.steps import Step, next_step
+
+    step = next_step(state(fed=10), Demand(acr="mfa"), enrolled={"otp"}, now=NOW)
+    assert step == Step("second_factor", "mfa", ("otp",))
+    # Trusted upstream MFA reaches mfa, not phr: a security key is still asked for phr.
+    step = next_step(state(fed=10, fed_mfa=10), Demand(acr="phr"), enrolled={"otp", "hwk"}, now=NOW)
+    assert step == Step("second_factor", "phr", ("hwk",))
+
+
+def test_after_an_upstream_the_second_factor_is_asked_unless_its_mfa_is_trusted():
+    from idp.authn.steps import Step, after_first_factor
+
+    plain = Satisfied("pwd", ["fed"], NOW)
+    assert after_first_factor(plain, floor="mfa", enrolled={"otp"}, first={"fed"}) == Step("second_factor", "mfa", ("otp",))
+    assert after_first_factor(Satisfied("mfa", ["fed", "mfa"], NOW), floor="mfa", enrolled={"otp"},
+                              first={"fed", "fed_mfa"}) is None

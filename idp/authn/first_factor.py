@@ -1,0 +1,40 @@
+"""What follows a correct first factor (a password, or an upstream sign-in), the same for both:
+the second factor the person owes, or a complete sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .. import clock, mfa
+from ..extensions import db
+from ..lockout.regulator import Regulator, Reservation
+from ..models import User
+from . import outcomes
+from .steps import after_first_factor, user_floor
+
+if TYPE_CHECKING:
+    from .policy import Satisfied
+    from .steps import Step
+
+#: What the authorization request still needs once `user` has given these first factors
+#: ({"pwd": at}), given the factors they have enrolled (the flow answers it; see web.flow).
+RequestNeeds = Callable[[User, dict[str, int], set[str]], "Satisfied | Step"]
+
+
+def settle(
+    user: User, first: dict[str, int], *, reservation: Reservation, regulator: Regulator, request_needs: RequestNeeds,
+) -> outcomes.SecondFactorDue | outcomes.SignedIn:
+    enrolled = mfa.enrolled(user.id)
+    floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
+    second = after_first_factor(request_needs(user, first, enrolled), floor=floor, enrolled=enrolled, first=set(first))
+    if second is not None:
+        # The first factor waits in a pending record; the session gets nothing yet, and the
+        # account's failures stay: knowing the password does not reset the code budget.
+        db.session.commit()
+        regulator.succeeded(reservation, complete=False)
+        return outcomes.SecondFactorDue(user, second, first)
+    user.last_login_at = clock.now()
+    db.session.commit()
+    regulator.succeeded(reservation, complete=True)
+    return outcomes.SignedIn(user, first)
