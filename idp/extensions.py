@@ -21,10 +21,10 @@ migrate = Migrate()
 csrf = CSRFProtect()
 
 
-def read_row(statement: Executable) -> Row[Any] | None:
+def read_row(statement: Executable, params: dict[str, Any] | None = None) -> Row[Any] | None:
     """One read-only statement outside any transaction (AUTOCOMMIT): a single round trip to
     the database, where the request's session would add a BEGIN and a ROLLBACK. For the hot
     reads that stand alone (a grant with its person, a client row); never for a read that
     a later write of the same request depends on."""
     with current_app.extensions["idp.autocommit"].connect() as connection:
-        return connection.execute(statement).first()
+        return connection.execute(statement, params).first()

@@ -71,7 +71,8 @@ def app(_schema, settings):
     # one would share `g` and the database session between requests).
     yield app
     with app.app_context():
-        db.engine.dispose()  # each test's pool closes its connections now, not at some GC
+        db.engine.dispose()  # each test's pools close their connections now, not at some GC
+    app.extensions["idp.autocommit"].dispose()
 
 
 @pytest.fixture

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from ..extensions import db
 from ..models import RecoveryCode, TotpFactor, WebAuthnCredential
 
 
+_ENROLLED = select(
+    exists().where(TotpFactor.user_id == bindparam("user_id")),
+    exists().where(WebAuthnCredential.user_id == bindparam("user_id")),
+)
+
+
 def enrolled(user_id: int) -> set[str]:
     """The kinds of second factor a person has, by amr value: `otp` (an authenticator app
     or recovery codes), `hwk` (a WebAuthn credential). One statement."""
-    totp, webauthn = db.session.execute(
-        select(
-            exists().where(TotpFactor.user_id == user_id),
-            exists().where(WebAuthnCredential.user_id == user_id),
-        )
-    ).one()
+    totp, webauthn = db.session.execute(_ENROLLED, {"user_id": user_id}).one()
     return {kind for kind, present in (("otp", totp), ("hwk", webauthn)) if present}
 
 

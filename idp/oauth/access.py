@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import clock
 from ..extensions import read_row
@@ -17,6 +17,15 @@ from .records import PersonRecord
 
 GRANTS = Grant.__table__
 USERS = User.__table__
+
+# Built once: a statement object reused with new parameters skips its construction and
+# the computation of its compiled-cache key on every request.
+_GRANT_AND_PERSON = (
+    select(GRANTS.c.revoked_at, GRANTS.c.access_revoked_at, USERS.c.id, USERS.c.subject, USERS.c.email,
+           USERS.c.name, USERS.c.disabled)
+    .join(USERS, USERS.c.id == GRANTS.c.user_id)
+    .where(GRANTS.c.id == bindparam("grant_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +66,7 @@ def validate(token: str) -> AccessToken | None:
         if "auth_time" in claims or denylist.contains(jti):
             return None  # a person's token always has a grant
         return AccessToken(claims=claims, user=None)
-    row = read_row(
-        select(GRANTS.c.revoked_at, GRANTS.c.access_revoked_at, USERS.c.id, USERS.c.subject, USERS.c.email, USERS.c.name, USERS.c.disabled)
-        .join(USERS, USERS.c.id == GRANTS.c.user_id)
-        .where(GRANTS.c.id == grant_id)
-    )
+    row = read_row(_GRANT_AND_PERSON, {"grant_id": grant_id})
     if row is None or row.revoked_at is not None or row.disabled or row.subject != claims.get("sub"):
         return None
     if row.access_revoked_at is not None and denylist.contains(jti):

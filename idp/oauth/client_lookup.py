@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..cache import VersionedCache, Versions
 from ..extensions import db, read_row
@@ -40,8 +40,11 @@ class RegisteredClient(ClientRules):
         return f"<RegisteredClient {self.client_id}>"
 
 
+_CLIENT = select(*Client.__table__.columns).where(Client.__table__.c.client_id == bindparam("client_id"))
+
+
 def _load(client_id: object) -> RegisteredClient | None:
-    row = read_row(select(*Client.__table__.columns).where(Client.__table__.c.client_id == client_id))
+    row = read_row(_CLIENT, {"client_id": client_id})
     return RegisteredClient(row) if row is not None else None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from .. import clock
 from ..extensions import db
@@ -38,18 +38,52 @@ def _keyring():  # noqa: ANN202
     return current_app.extensions["idp.keyring"]
 
 
+# The statements are built once: executing the same object with new parameters skips its
+# construction and the computation of its compiled-cache key on every request.
+_PERSON = select(USERS.c.id, USERS.c.subject, USERS.c.email, USERS.c.name, USERS.c.disabled).where(
+    USERS.c.id == bindparam("user_id")
+)
+_INSERT_CODE = insert(CODES)
+_TAKE_CODE = (
+    update(CODES)
+    .where(
+        CODES.c.code_hash == bindparam("digest"),
+        CODES.c.client_id == bindparam("client"),
+        CODES.c.used_at.is_(None),
+        CODES.c.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(*RedeemedCode.COLUMNS(CODES))
+)
+_USED_CODE = select(CODES.c.grant_id).where(
+    CODES.c.code_hash == bindparam("digest"), CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_not(None)
+)
+_INSERT_GRANT = insert(GRANTS)
+_INSERT_REFRESH = insert(REFRESH)
+_PRESENTED = (
+    select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
+    .join(GRANTS, GRANTS.c.id == REFRESH.c.grant_id)
+    .join(USERS, USERS.c.id == GRANTS.c.user_id)
+    .where(REFRESH.c.token_hash == bindparam("digest"))
+)
+_ROTATE = (
+    update(REFRESH)
+    .where(REFRESH.c.id == bindparam("token_id"), REFRESH.c.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"), successor_encrypted=bindparam("sealed"))
+)
+_ROTATED = select(REFRESH.c.rotated_at, REFRESH.c.successor_encrypted).where(REFRESH.c.id == bindparam("token_id"))
+
+
 def _person(user_id: int) -> PersonRecord | None:
-    row = db.session.execute(
-        select(USERS.c.id, USERS.c.subject, USERS.c.email, USERS.c.name, USERS.c.disabled).where(USERS.c.id == user_id)
-    ).first()
+    row = db.session.execute(_PERSON, {"user_id": user_id}).first()
     return PersonRecord(*row) if row is not None else None
 
 
 def _store_refresh_token(grant_id: str, client_id: str, scope: str, now: int) -> str:
     value = random_token(32)
-    db.session.execute(
-        insert(REFRESH).values(token_hash=token_hash(value), grant_id=grant_id, client_id=client_id, scope=scope, issued_at=now)
-    )
+    db.session.execute(_INSERT_REFRESH, {
+        "token_hash": token_hash(value), "grant_id": grant_id, "client_id": client_id, "scope": scope, "issued_at": now,
+    })
     return value
 
 
@@ -60,50 +94,33 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         ctx = request.auth_context  # set by the authorization view: who, how, when
-        db.session.execute(
-            insert(CODES).values(
-                code_hash=token_hash(code),
-                client_id=request.client.client_id,
-                user_id=request.user.id,
-                redirect_uri=request.payload.redirect_uri,
-                scope=request.scope,
-                nonce=request.payload.data.get("nonce"),
-                code_challenge=request.payload.data["code_challenge"],
-                auth_time=ctx.auth_time,
-                acr=ctx.acr,
-                amr=ctx.amr,
-                sid=ctx.sid,
-                expires_at=clock.now() + current_app.config["IDP_CODE_TTL"],
-                # Chosen now, so a second redemption racing the first can revoke it.
-                grant_id=tokens.new_grant_id(),
-            )
-        )
+        db.session.execute(_INSERT_CODE, {
+            "code_hash": token_hash(code),
+            "client_id": request.client.client_id,
+            "user_id": request.user.id,
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": request.scope,
+            "nonce": request.payload.data.get("nonce"),
+            "code_challenge": request.payload.data["code_challenge"],
+            "auth_time": ctx.auth_time,
+            "acr": ctx.acr,
+            "amr": ctx.amr,
+            "sid": ctx.sid,
+            "expires_at": clock.now() + current_app.config["IDP_CODE_TTL"],
+            # Chosen now, so a second redemption racing the first can revoke it.
+            "grant_id": tokens.new_grant_id(),
+        })
 
     def query_authorization_code(self, code: str, client: RegisteredClient) -> RedeemedCode | None:
         """Take the code: the check and the use are one statement, so of two concurrent
         redemptions exactly one gets the row; the other waits for its commit and finds the
         code used. If anything later refuses the request, the transaction (and the use) is
         rolled back with it."""
-        now = clock.now()
-        digest = token_hash(code)
-        row = db.session.execute(
-            update(CODES)
-            .where(
-                CODES.c.code_hash == digest,
-                CODES.c.client_id == client.client_id,
-                CODES.c.used_at.is_(None),
-                CODES.c.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(*RedeemedCode.COLUMNS(CODES))
-        ).first()
+        given = {"digest": token_hash(code), "client": client.client_id}
+        row = db.session.execute(_TAKE_CODE, {**given, "now": clock.now()}).first()
         if row is not None:
             return RedeemedCode(*row)
-        used = db.session.execute(
-            select(CODES.c.grant_id).where(
-                CODES.c.code_hash == digest, CODES.c.client_id == client.client_id, CODES.c.used_at.is_not(None)
-            )
-        ).first()
+        used = db.session.execute(_USED_CODE, given).first()
         if used is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what it issued.
             revocation.revoke_grant(used.grant_id, reason="code_reuse")
@@ -132,7 +149,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=code.auth_time, acr=code.acr, amr=code.amr, sid=code.sid,
             expires_at=now + current_app.config["IDP_REFRESH_TOKEN_TTL"],
         )
-        db.session.execute(insert(GRANTS).values(**grant.columns(), created_at=now))
+        db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
         refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now)
         body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce)
         db.session.commit()
@@ -144,12 +161,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         """The token with its grant and person, in one statement."""
-        row = db.session.execute(
-            select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
-            .join(GRANTS, GRANTS.c.id == REFRESH.c.grant_id)
-            .join(USERS, USERS.c.id == GRANTS.c.user_id)
-            .where(REFRESH.c.token_hash == token_hash(refresh_token))
-        ).first()
+        row = db.session.execute(_PRESENTED, {"digest": token_hash(refresh_token)}).first()
         return PresentedRefreshToken.from_row(row) if row is not None else None
 
     def authenticate_user(self, refresh_token: PresentedRefreshToken) -> PersonRecord | None:
@@ -184,22 +196,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if presented.rotated_at is None:
             successor = random_token(32)
             sealed = _keyring().encrypt(successor.encode(), context=presented.token_hash.encode()) if grace > 0 else None
-            won = db.session.execute(
-                update(REFRESH)
-                .where(REFRESH.c.id == presented.id, REFRESH.c.rotated_at.is_(None))
-                .values(rotated_at=now, successor_encrypted=sealed)
-            ).rowcount
+            won = db.session.execute(_ROTATE, {"token_id": presented.id, "now": now, "sealed": sealed}).rowcount
             if won == 1:
-                db.session.execute(insert(REFRESH).values(
-                    token_hash=token_hash(successor), grant_id=presented.grant_id, client_id=presented.client_id,
-                    scope=presented.scope, issued_at=now,
-                ))
+                db.session.execute(_INSERT_REFRESH, {
+                    "token_hash": token_hash(successor), "grant_id": presented.grant_id,
+                    "client_id": presented.client_id, "scope": presented.scope, "issued_at": now,
+                })
                 return successor
             db.session.rollback()
         # Rotated already: by a request racing this one, or long ago (a reuse).
-        latest = db.session.execute(
-            select(REFRESH.c.rotated_at, REFRESH.c.successor_encrypted).where(REFRESH.c.id == presented.id)
-        ).first()
+        latest = db.session.execute(_ROTATED, {"token_id": presented.id}).first()
         if grace > 0 and latest is not None and latest.successor_encrypted and now - latest.rotated_at <= grace:
             return _keyring().decrypt(latest.successor_encrypted, context=presented.token_hash.encode()).decode()
         db.session.rollback()

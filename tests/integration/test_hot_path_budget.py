@@ -28,14 +28,15 @@ class Cost:
 @pytest.fixture
 def meter(app, monkeypatch):
     with app.app_context():
-        engine = db.engine
+        engines = [db.engine, app.extensions["idp.autocommit"]]
     current: list[Cost] = []
 
     def on_execute(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
         if current:
             current[-1].sql.append(" ".join(statement.split()[:3]))
 
-    event.listen(engine, "before_cursor_execute", on_execute)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
     client = app.extensions["idp.redis"]
     plain = client.execute_command
 
@@ -66,7 +67,8 @@ def meter(app, monkeypatch):
             current.pop()
 
     yield measure
-    event.remove(engine, "before_cursor_execute", on_execute)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def basic(c) -> dict:  # noqa: ANN001
