@@ -1,0 +1,62 @@
+"""The plans of the statements the provider really runs on its token path.
+
+Run by the benchmark as `python -m bench.explain` with our provider's environment and a job
+on standard input ({"requests": [{"name", "method", "path", "form", "headers"}]}). Each
+request goes through the provider in-process (Flask's test client, same database and
+Redis as the live server); every SELECT, UPDATE and DELETE it sent is EXPLAINed with its
+own parameters. Prints a JSON list: {request, statement, plan, seq_scan}. Nothing here
+changes the provider: it only listens to SQLAlchemy's statement events.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from sqlalchemy import event
+
+
+def main() -> None:
+    from idp import create_app
+    from idp.extensions import db
+
+    job = json.load(sys.stdin)
+    app = create_app()
+    seen: list[tuple[str, str, object]] = []
+    current = {"name": ""}
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+            verb = statement.lstrip().split(None, 1)[0].upper()
+            if verb in ("SELECT", "UPDATE", "DELETE") and not executemany:
+                seen.append((current["name"], statement, parameters))
+
+        http = app.test_client()
+        for request in job["requests"]:
+            current["name"] = request["name"]
+            response = http.open(request["path"], method=request["method"], data=request.get("form"),
+                                 headers=request.get("headers", {}))
+            if response.status_code >= 400:
+                print(f"[bench] explain: {request['name']} answered {response.status_code}", file=sys.stderr)
+        event.remove(engine, "before_cursor_execute", record)
+
+        out, unique = [], set()
+        with engine.connect() as conn:
+            for name, statement, parameters in seen:
+                key = (name, statement)
+                if key in unique:
+                    continue
+                unique.add(key)
+                rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+                plan = "\n".join(r[0] for r in rows)
+                out.append({"request": name, "statement": " ".join(statement.split()), "plan": plan,
+                            "seq_scan": "Seq Scan" in plan})
+            conn.rollback()
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
