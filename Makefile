@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test browser node
+.PHONY: run test install install-test browser node wrk peer install-bench bench
 
 $(BIN)/idp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,25 @@ node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/upstream && npm ci --no-audit --no-fund --loglevel=error
 
-install-test: install browser node
+# The benchmark's load generator (Debian's wrk) and its peer (npm's oidc-provider).
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+peer:
+	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error
+
+$(BIN)/granian: $(BIN)/idp
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BIN)/granian
+
+install-bench: $(BIN)/granian wrk peer
+
+install-test: install browser node wrk peer
+
+# Our provider beside node-oidc-provider under the same load, one table (bench/README.md).
+# Options after BENCH_ARGS=, e.g. make bench BENCH_ARGS="--scale" or "--smoke".
+bench: install-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Installs everything the tests need and runs them (TEST_DATABASE_URL=postgresql+psycopg://…
 # runs the same suite on PostgreSQL).

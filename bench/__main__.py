@@ -38,6 +38,7 @@ def parse(argv: list[str]) -> Options:
                    help="node-oidc-provider processes; 1 = one process with its in-memory adapter (default 2, over Redis)")
     p.add_argument("--endpoints", help="comma-separated subset of: " + ", ".join(e.key for e in cells.ENDPOINTS))
     p.add_argument("--people", type=int, help="people signing in with a password (default 32; smoke 8)")
+    p.add_argument("--warmup", type=float, help="seconds of warm-up per side before the table (default 3)")
     p.add_argument("--scale", action="store_true", help="also the large-database table")
     p.add_argument("--scale-refresh-tokens", type=int, default=scale.Sizes.refresh_tokens)
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (logs) after the run")
@@ -58,6 +59,8 @@ def parse(argv: list[str]) -> Options:
         opts.repetitions = a.repetitions
     if a.connections is not None:
         opts.connections = a.connections
+    if a.warmup is not None:
+        opts.warmup = a.warmup
     if a.people is not None:
         opts.people = a.people
     if a.endpoints:
