@@ -27,7 +27,7 @@ def _positive_ints(text: str) -> tuple[int, ...]:
 def parse(argv: list[str]) -> Options:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="1 s per cell, 1 repetition, 1 and 16 connections, no scale")
-    p.add_argument("--seconds", type=float, help="duration of one measurement (default 10)")
+    p.add_argument("--seconds", type=int, help="duration of one measurement, whole seconds (default 10)")
     p.add_argument("--repetitions", type=int, help="measurements per side and cell (default 3)")
     p.add_argument("--connections", type=_positive_ints, help="comma-separated (default 1,16,64)")
     p.add_argument("--server", choices=SERVERS, default=DEFAULT_SERVER, help=f"our server (default {DEFAULT_SERVER})")
@@ -38,7 +38,8 @@ def parse(argv: list[str]) -> Options:
                    help="node-oidc-provider processes; 1 = one process with its in-memory adapter (default 2, over Redis)")
     p.add_argument("--endpoints", help="comma-separated subset of: " + ", ".join(e.key for e in cells.ENDPOINTS))
     p.add_argument("--people", type=int, help="people signing in with a password (default 32; smoke 8)")
-    p.add_argument("--warmup", type=float, help="seconds of warm-up per side before the table (default 3)")
+    p.add_argument("--warmup", type=int,
+                   help="seconds of warm-up per side on two endpoints before the table (default 2; smoke 0)")
     p.add_argument("--scale", action="store_true", help="also the large-database table")
     p.add_argument("--scale-refresh-tokens", type=int, default=scale.Sizes.refresh_tokens)
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (logs) after the run")

@@ -55,11 +55,12 @@ def threads_for(job: Job, connections: int) -> int:
     return min(2, connections)  # two cores: more wrk threads would only compete with the servers
 
 
-def run(job: Job, connections: int, seconds: float, *, timeout_s: float = 10) -> Measurement:
+def run(job: Job, connections: int, seconds: int, *, timeout_s: int = 10) -> Measurement:
+    """`seconds` is whole: wrk takes no fractions."""
     threads = threads_for(job, connections)
     argv = [
-        wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-        "--timeout", f"{timeout_s:g}s", "-s", str(WRK_DIR / job.script), job.base + "/",
+        wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{int(seconds)}s",
+        "--timeout", f"{int(timeout_s)}s", "-s", str(WRK_DIR / job.script), job.base + "/",
         "--", f"threads={threads}", *job.args,
     ]
     env = dict(os.environ, BENCH_WRK_DIR=str(WRK_DIR))

@@ -23,14 +23,14 @@ from .servers import ROOT, VENV_BIN, ServerChoice, Stack
 
 @dataclass
 class Options:
-    seconds: float = 10
+    seconds: int = 10
     repetitions: int = 3
     connections: tuple[int, ...] = (1, 16, 64)
     server: ServerChoice = field(default_factory=ServerChoice)
     peer_workers: int = 2
     endpoints: tuple[str, ...] = tuple(e.key for e in cells.ENDPOINTS)
     people: int = 32
-    warmup: float = 3
+    warmup: int = 2  # seconds per side and warm-up endpoint
     verify_seconds: float = 3
     argon2_samples: int = 15
     scale: bool = False
@@ -130,12 +130,12 @@ class Run:
     def warm_up(self) -> None:
         if self.opts.warmup <= 0:
             return
-        log(f"warming up ({self.opts.warmup:g} s per side) ...")
+        log(f"warming up ({2 * self.opts.warmup} s per side) ...")
         for name in ("peer", "ours"):
             ctx = self.contexts[name]
             for key in ("cc_rs256", "flow_signed_in"):
                 endpoint = cells.by_key([key])[0]
-                load.run(endpoint.prepare(ctx, 16), 16, self.opts.warmup / 2)
+                load.run(endpoint.prepare(ctx, 16), 16, self.opts.warmup)
 
     # --- measuring ----------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ def render(opts: Options, run: Run, rows: list[report.Row], argon2_ms: float, ve
            scale_rows: list[report.Row], plans: list[dict], loaded: dict, elapsed: float) -> str:
     parts = [
         f"## node-oidc-provider ({run.peer_mode}) vs ours ({opts.server.describe()})",
-        f"{opts.repetitions} × {opts.seconds:g} s per cell, interleaved peer/ours; rates are medians of the "
+        f"{opts.repetitions} × {opts.seconds} s per cell, interleaved peer/ours; rates are medians of the "
         "repetitions, latencies the medians of their p50 and p99 (per request, or per complete flow); "
         "errors are socket errors, non-2xx/3xx answers and broken flows, summed.",
         "",
