@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -73,11 +74,18 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
+    #: Servers close idle keep-alive connections (the peer after 60 s, gunicorn after 30 s);
+    #: a browser idle for longer than this opens a new one rather than find out mid-request.
+    IDLE_RECONNECT_SECONDS = 2.0
+
     def __post_init__(self) -> None:
         parts = urlsplit(self.base)
         self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self._last_used = time.monotonic()
 
     def request(self, method: str, url: str, *, form: dict | None = None, headers: dict | None = None):  # noqa: ANN201
+        if time.monotonic() - self._last_used > self.IDLE_RECONNECT_SECONDS:
+            self._conn.close()  # http.client connects again on the next request
         path = url[len(self.base):] if url.startswith(self.base) else url
         h = dict(self.headers, **(headers or {}))
         if self.cookies:
@@ -88,6 +96,7 @@ class Browser:
         self._conn.request(method, path, body=body, headers=h)
         response = self._conn.getresponse()
         data = response.read()
+        self._last_used = time.monotonic()
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             value = rest.split(";", 1)[0]

@@ -85,6 +85,8 @@ class Run:
         self.rss: dict[str, float] = {}
         self.contexts: dict[str, cells.Context] = {}
         self.procs: dict[str, servers.Process] = {}
+        #: Every row measured so far, so that a run that fails still shows them.
+        self.rows: list[report.Row] = []
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -160,7 +162,8 @@ class Run:
                             row.runs[side].append(load.run(job, connections, o.seconds))
                     row.load_after = sysinfo.load_average()
                     rows.append(row)
-                    self._sample_rss()
+                    self.rows.append(row)
+                    self.sample_rss()
                     log(f"{endpoint.title:32} c={connections:<3} " + "  ".join(
                         f"{s} {row.rate(s):8.1f}/s err {row.errors(s)}" for s in sides))
             finally:
@@ -170,7 +173,7 @@ class Run:
                     self.contexts["ours"].es256_base = ""
         return rows
 
-    def _sample_rss(self) -> None:
+    def sample_rss(self) -> None:
         for name, proc in self.procs.items():
             self.rss[name] = max(self.rss.get(name, 0.0), proc.peak_rss_mib())
 
@@ -234,7 +237,7 @@ def main(opts: Options) -> int:
             run.warm_up()
             endpoints = cells.by_key(list(opts.endpoints))
             rows = run.measure(endpoints, ("peer", "ours"), stack)
-            run._sample_rss()
+            run.sample_rss()
             verifications = run.resource_verification() if opts.verify_seconds > 0 else []
 
             scale_rows, plans, loaded = [], [], {}
@@ -247,17 +250,26 @@ def main(opts: Options) -> int:
                 scale_endpoints = [e for e in cells.by_key(list(cells.SCALE_ENDPOINTS)) if e.key in opts.endpoints]
                 scale_rows = run.measure(scale_endpoints, ("ours",), stack)
                 plans = run.explain()
-                run._sample_rss()
+                run.sample_rss()
 
             print(render(opts, run, rows, argon2_ms, verifications, scale_rows, plans, loaded,
                          time.monotonic() - started), flush=True)
     except KeyboardInterrupt:
         log("interrupted: every process was stopped")
+        _partial(run)
         return 130
+    except Exception:
+        _partial(run)
+        raise
     finally:
         if not opts.keep:
             shutil.rmtree(run.workdir, ignore_errors=True)
     return 0
+
+
+def _partial(run: Run) -> None:
+    if run.rows:
+        log("the rows measured before the run stopped:\n" + report.main_table(run.rows))
 
 
 def render(opts: Options, run: Run, rows: list[report.Row], argon2_ms: float, verifications: list[tuple[str, float]],
