@@ -215,13 +215,18 @@ class Run:
         for line in done.stderr.splitlines():
             if line.startswith("[bench]"):
                 log(line[len("[bench] "):])
-        return json.loads(done.stdout)
+        plans = json.loads(done.stdout)
+        for request in job["requests"]:
+            if not any(p["request"] == request["name"] for p in plans):
+                plans.append({"request": request["name"], "statement": "(no SELECT, UPDATE or DELETE)",
+                              "plan": "", "seq_scan": False})
+        return plans
 
 
 def _explain_text(plans: list[dict]) -> str:
     out = []
     for p in plans:
-        flag = "SEQ SCAN" if p["seq_scan"] else "index"
+        flag = "SEQ SCAN" if p["seq_scan"] else "index" if p["plan"] else "nothing to plan"
         out.append(f"-- {p['request']}: {flag}\n{p['statement']}\n" + "\n".join("   " + l for l in p["plan"].splitlines()))
     return "\n\n".join(out)
 
@@ -309,7 +314,7 @@ def render(opts: Options, run: Run, rows: list[report.Row], argon2_ms: float, ve
             report.scale_table(scale_rows, baseline),
             "",
             f"EXPLAIN of every SELECT/UPDATE/DELETE of one request of each kind ("
-            f"{sum(p['seq_scan'] for p in plans)} of {len(plans)} with a Seq Scan):",
+            f"{sum(p['seq_scan'] for p in plans)} of {sum(bool(p['plan']) for p in plans)} with a Seq Scan):",
             "",
             "```",
             _explain_text(plans),
