@@ -15,7 +15,6 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,10 +280,3 @@ def start_peer(workdir: Path, fixtures_file: Path, port: int, name: str = "peer"
     wait_http(base + "/.well-known/openid-configuration", process)
     return process, base
 
-
-@contextlib.contextmanager
-def running(process_and_base: tuple[Process, str]) -> Iterator[tuple[Process, str]]:
-    try:
-        yield process_and_base
-    finally:
-        process_and_base[0].stop()
