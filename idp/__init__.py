@@ -128,10 +128,14 @@ def _autocommit_engine(app: Flask):  # noqa: ANN202
     on every checkout costs more than the BEGIN it saves."""
     from sqlalchemy import create_engine
 
+    from sqlalchemy.engine import make_url
+
     options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_")}
-    return create_engine(
-        app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options
-    )
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if make_url(url).get_backend_name() == "postgresql":
+        # Its only writes are extensions.write_ephemeral's, which need not wait for the disk.
+        options["connect_args"] = {"options": "-c synchronous_commit=off"}
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
 
 
 def _configure_logging(app: Flask) -> None:

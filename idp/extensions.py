@@ -28,3 +28,14 @@ def read_row(statement: Executable, params: dict[str, Any] | None = None) -> Row
     a later write of the same request depends on."""
     with current_app.extensions["idp.autocommit"].connect() as connection:
         return connection.execute(statement, params).first()
+
+
+def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
+    """One standalone write, committed by itself (AUTOCOMMIT: one round trip, no BEGIN or
+    COMMIT). On PostgreSQL this pool does not wait for the write to reach disk
+    (synchronous_commit off): a crash of the database may lose the last fraction of a
+    second of such writes. Only for rows whose loss is harmless: an authorization code
+    (its exchange fails and the app starts the sign-in again), never a use, a revocation
+    or a credential."""
+    with current_app.extensions["idp.autocommit"].connect() as connection:
+        connection.execute(statement, params)

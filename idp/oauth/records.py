@@ -55,10 +55,23 @@ class RedeemedCode:
     amr: list
     sid: str | None
     grant_id: str
+    #: Its person, read by the statement that takes the code (None: no longer exists).
+    person: PersonRecord | None = None
+
+    PERSON = ("subject", "email", "name", "disabled")
 
     @staticmethod
     def COLUMNS(codes: Table) -> list:  # noqa: N802
-        return [codes.c[f.name] for f in fields(RedeemedCode)]
+        return [codes.c[f.name] for f in fields(RedeemedCode) if f.name != "person"]
+
+    @classmethod
+    def from_row(cls, row: Any) -> RedeemedCode:
+        m = row._mapping
+        own = {f.name: m[f.name] for f in fields(cls) if f.name != "person"}
+        person = None
+        if m["u_subject"] is not None:
+            person = PersonRecord(id=own["user_id"], **{n: m[f"u_{n}"] for n in cls.PERSON})
+        return cls(**own, person=person)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -110,3 +123,22 @@ class PresentedRefreshToken:
 
     def get_scope(self) -> str:
         return self.scope
+
+
+@dataclass(frozen=True)
+class SignedInPerson:
+    """The session's person as an authorization request needs them: who, whether they may
+    still sign in, and which second factors they have (one statement, see web.session)."""
+
+    id: int
+    subject: str
+    disabled: bool
+    session_epoch: int
+    mfa_required: bool
+    has_totp: bool
+    has_webauthn: bool
+
+    @property
+    def enrolled(self) -> set[str]:
+        """As mfa.enrolled: amr values of the second factors."""
+        return {kind for kind, present in (("otp", self.has_totp), ("hwk", self.has_webauthn)) if present}

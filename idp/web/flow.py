@@ -122,8 +122,8 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
     """Send the browser to the next step, or finish. `evaluated`: the session's person,
     state and evaluation, when the caller just made them for this very flow."""
     if evaluated is None:
-        user, state = web_session.current_user()
-        outcome = evaluate(flow, user, state)
+        user, state = web_session.signed_in_person()
+        outcome = evaluate(flow, user, state, enrolled=user.enrolled if user is not None else set())
     else:
         user, state, outcome = evaluated
     req = flow.request
@@ -193,9 +193,9 @@ def issue_code(req: authz.AuthorizationRequest, user: User, state: AuthState, ou
     grant = req.grant
     grant.request.user = user
     grant.request.auth_context = _AuthContext(outcome.acr, outcome.amr, outcome.auth_time, state.sid)
+    db.session.commit()  # what the sign-in wrote, before the code exists
     code = grant.generate_authorization_code()
     grant.save_authorization_code(code, grant.request)
-    db.session.commit()
     return respond(req.redirect_uri, req.response_mode, {"code": code, "state": req.state})
 
 

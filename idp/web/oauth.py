@@ -57,9 +57,9 @@ def authorize() -> Response:
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
         return flow.authorization_error(error)
-    user, state = web_session.current_user()
+    user, state = web_session.signed_in_person()
     current = flow.Flow(None, req, None)
-    outcome = flow.evaluate(current, user, state)
+    outcome = flow.evaluate(current, user, state, enrolled=user.enrolled if user is not None else set())
     if isinstance(outcome, policy.Satisfied) or "none" in req.prompts or outcome.kind == "unmet":
         return flow.proceed(current, (user, state, outcome))
     return flow.go_to_step(flow.Flow(flow.start(params, req), req, None), outcome, user)

@@ -20,9 +20,12 @@ from tests.helpers import Actions, Pkce, query
 class Cost:
     sql: list[str] = field(default_factory=list)
     redis: list[str] = field(default_factory=list)
+    #: Transactions begun on the main pool (each a BEGIN and a COMMIT or ROLLBACK round
+    #: trip); the autocommit pool's statements stand alone.
+    transactions: int = 0
 
     def __repr__(self) -> str:
-        return f"Cost(sql={len(self.sql)} {self.sql}, redis={len(self.redis)} {self.redis})"
+        return f"Cost(sql={len(self.sql)} {self.sql}, redis={len(self.redis)} {self.redis}, tx={self.transactions})"
 
 
 @pytest.fixture
@@ -35,8 +38,13 @@ def meter(app, monkeypatch):
         if current:
             current[-1].sql.append(" ".join(statement.split()[:3]))
 
+    def on_begin(conn):  # noqa: ANN001
+        if current:
+            current[-1].transactions += 1
+
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engines[0], "begin", on_begin)
     client = app.extensions["idp.redis"]
     plain = client.execute_command
 
@@ -69,6 +77,7 @@ def meter(app, monkeypatch):
     yield measure
     for engine in engines:
         event.remove(engine, "before_cursor_execute", on_execute)
+    event.remove(engines[0], "begin", on_begin)
 
 
 def basic(c) -> dict:  # noqa: ANN001
@@ -118,7 +127,7 @@ def test_refresh_is_one_read_one_conditional_write_and_the_successor(app, webapp
         assert response.status_code == 200, response.get_json()
     assert cost.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
                         "INSERT INTO refresh_tokens"], cost
-    assert cost.redis == [], cost
+    assert (cost.redis, cost.transactions) == ([], 1), cost
 
 
 def test_userinfo_and_introspection_read_one_row(app, webapp, signed_in, meter):
@@ -127,10 +136,10 @@ def test_userinfo_and_introspection_read_one_row(app, webapp, signed_in, meter):
     bearer = {"Authorization": "Bearer " + tokens["access_token"]}
     with meter() as cost:
         assert api.get("/userinfo", headers=bearer).status_code == 200
-    assert (len(cost.sql), len(cost.redis)) == (1, 0), cost
+    assert (len(cost.sql), len(cost.redis), cost.transactions) == (1, 0, 0), cost
     with meter() as cost:
         assert api.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(webapp)).get_json()["active"]
-    assert (len(cost.sql), len(cost.redis)) == (1, 0), cost
+    assert (len(cost.sql), len(cost.redis), cost.transactions) == (1, 0, 0), cost
 
 
 def test_a_signed_in_code_flow_is_a_handful_of_statements(app, webapp, signed_in, meter):
@@ -140,12 +149,15 @@ def test_a_signed_in_code_flow_is_a_handful_of_statements(app, webapp, signed_in
     with meter() as authorize:
         response = actions.authorize(webapp, pkce, scope="openid profile email offline_access")
         assert response.status_code == 302 and "code=" in response.location
-    # The session (one GET), the person with their second factors, the code.
-    assert (len(authorize.sql), authorize.redis) == (3, ["GET"]), authorize
+    # The session (one GET); the person with their second factors, and the code, each a
+    # statement of its own outside any transaction.
+    assert authorize.sql == ["SELECT users.id, users.subject,", "INSERT INTO authorization_codes"], authorize
+    assert (authorize.redis, authorize.transactions) == (["GET"], 0), authorize
     with meter() as exchange:
         assert actions.exchange(webapp, query(response.location)["code"], pkce).status_code == 200
-    # Take the code, read the person, write the grant and its refresh token.
-    assert (len(exchange.sql), len(exchange.redis)) == (4, 0), exchange
+    # Take the code with its person, write the grant and its refresh token: one transaction.
+    assert exchange.sql == ["UPDATE authorization_codes SET", "INSERT INTO grants", "INSERT INTO refresh_tokens"], exchange
+    assert (exchange.redis, exchange.transactions) == ([], 1), exchange
 
 
 def test_a_password_sign_in(app, user, webapp, meter):
