@@ -1,4 +1,4 @@
-"""`gunicorn wsgi:app` serves the provider."""
+"""`granian --interface wsgi wsgi:app` (as `make run`) or `gunicorn wsgi:app` serves the provider."""
 
 from idp import create_app
 

@@ -29,7 +29,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 #: The servers our provider can run under, and the default: what `make run` uses.
 SERVERS = ("gunicorn-gthread", "gunicorn-sync", "granian")
-DEFAULT_SERVER, DEFAULT_WORKERS, DEFAULT_THREADS = "gunicorn-gthread", 2, 4
+DEFAULT_SERVER, DEFAULT_WORKERS, DEFAULT_THREADS = "granian", 2, 4
 
 
 class StartError(RuntimeError):

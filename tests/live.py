@@ -1,4 +1,4 @@
-"""A live provider for tests that need real HTTP: gunicorn with two worker processes on a
+"""A live provider for tests that need real HTTP: granian (as `make run`) with two worker processes on a
 free loopback port, its own database (SQLite file, or a PostgreSQL database of its own when
 TEST_DATABASE_URL is PostgreSQL) and its own Redis database index."""
 
@@ -110,7 +110,8 @@ def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
     subprocess.run([str(BIN / "idp"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = open(tmp / "server.log", "w")
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "4",
+         "--no-ws", "--host", "127.0.0.1", "--port", str(port), "wsgi:app"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)

@@ -32,7 +32,7 @@ def _login_form(server, browser: Browser) -> tuple[str, dict]:
 def lock_server():
     """A server whose first lock lasts a minute: the burst below ends long before it, so
     every attempt past the threshold must be refused (a 1-second lock could expire while
-    gunicorn's queue drains, and then one more guess is rightly evaluated)."""
+    the server's queue drains, and then one more guess is rightly evaluated)."""
     server = live.start({
         "IDP_LOCKOUT_BASE_SECONDS": "60",
         "REDIS_URL": redis_db.url("TEST_SPARE_REDIS_URL", 9),

@@ -1,4 +1,4 @@
-"""Races across processes, against a live server with two gunicorn workers: a refresh token
+"""Races across processes, against a live server with two worker processes: a refresh token
 or a code redeemed twice at the same moment yields exactly one success."""
 
 from __future__ import annotations

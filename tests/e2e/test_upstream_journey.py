@@ -1,5 +1,5 @@
 """Sign in with "Google" in a real browser: node-oidc-provider on loopback plays Google
-(tests/upstream), the provider is a live gunicorn server of its own.
+(tests/upstream), the provider is a live server of its own.
 
 An invitation (second factor required) is accepted with "Continue with Google"; the new
 account enrols an authenticator app; then, in a fresh browser, the person signs in to a

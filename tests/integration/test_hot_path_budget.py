@@ -175,3 +175,4 @@ def test_a_password_sign_in(app, user, webapp, meter):
         assert browser.post("/login", data=form).status_code == 303
     assert [s.split()[0] for s in cost.sql] == ["SELECT", "INSERT", "SELECT", "UPDATE"], cost
     assert cost.redis == ["GET", "GET", "EVALSHA", "PIPELINE", "PIPELINE"], cost
+    assert cost.transactions == 1, cost
