@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from authlib.oauth2 import OAuth2Error
 from flask import Response, current_app, redirect, render_template, request, url_for
 
-from .. import clock, mfa
+from .. import clock, i18n, mfa
 from ..authn import acr as acrs
 from ..authn.policy import AuthState, Demand, Satisfied
 from ..authn.steps import Step, next_step, user_floor
@@ -63,6 +63,7 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
     data = flows.get(flow_id)
     if data is None or data["bind"] != web_session.browser_binding():
         return None
+    i18n.use_ui_locales(data["params"].get("ui_locales"))
     server = current_app.extensions["idp.authorization_server"]
     req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
     return Flow(flow_id, req, web_session.verified_in_flow(flow_id))

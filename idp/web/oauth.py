@@ -7,6 +7,7 @@ import json
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 
+from .. import i18n
 from ..authn import policy
 from ..extensions import csrf, db
 from ..models import User
@@ -54,6 +55,7 @@ def jwks() -> Response:
 def authorize() -> Response:
     try:
         params = authz.single_valued(request.values.to_dict(flat=False))
+        i18n.use_ui_locales(params.get("ui_locales"))
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
         return flow.authorization_error(error)
