@@ -20,10 +20,12 @@ from .models import Invitation, PasswordReset, TotpFactor, User, WebAuthnCredent
 from .models.user import normalize_email
 from .oauth import revocation
 from .security.tokens import random_token, token_hash
+from .texts import N_
 
 
 class AccountError(ValueError):
-    """A refusal to show as is (to an admin, or on the invitation page)."""
+    """A refusal to show (to an admin, or on the invitation page; translated by
+    idp.i18n.explain)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def valid_email(email: str) -> str:
     email = normalize_email(email)
     local, _, domain = email.partition("@")
     if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise AccountError(f"{email!r} is not an email address")
+        raise AccountError(N_("%(email)r is not an email address.", email=email))
     return email
 
 
@@ -53,7 +55,7 @@ def find_user(email: str) -> User | None:
 def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False) -> IssuedLink:
     email = valid_email(email)
     if find_user(email) is not None:
-        raise AccountError(f"{email} already has an account")
+        raise AccountError(N_("%(email)s already has an account.", email=email))
     now = clock.now()
     # One live invitation per address: a new one replaces any earlier one.
     db.session.execute(
@@ -77,7 +79,7 @@ def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
     """A new link for the same invitation (only the hash was kept: the old link dies)."""
     row = db.session.get(Invitation, invitation_id)
     if row is None or row.state(clock.now()) in ("used", "revoked"):
-        raise AccountError("this invitation can no longer be sent")
+        raise AccountError(N_("This invitation can no longer be sent."))
     token = random_token(32)
     row.token_hash = token_hash(token)
     row.expires_at = clock.now() + current_app.config["IDP_INVITE_TTL"]
@@ -88,7 +90,7 @@ def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
 def revoke_invitation(invitation_id: int, *, actor: User | None) -> None:
     row = db.session.get(Invitation, invitation_id)
     if row is None or row.used_at is not None:
-        raise AccountError("this invitation cannot be revoked")
+        raise AccountError(N_("This invitation cannot be revoked."))
     row.revoked_at = row.revoked_at or clock.now()
     audit.emit("invitation.revoked", actor_id=actor.id if actor else None, email=row.email)
 
@@ -119,7 +121,7 @@ def complete_invitation(token: str, password: str, *, name: str | None, password
     """Create the account: the only way one comes to exist besides `idp users create`."""
     row, state = invitation_for(token)
     if row is None or state != "pending":
-        raise AccountError("This invitation link is not valid any more.")
+        raise AccountError(N_("This invitation link is not valid any more."))
     normalized = check(password, second_factor_required=row.require_mfa, email=row.email, name=name)
     _take(row)
     user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
@@ -143,7 +145,7 @@ def _take(row: Invitation) -> None:
         update(Invitation).where(Invitation.id == row.id, Invitation.used_at.is_(None)).values(used_at=clock.now())
     ).rowcount
     if taken != 1 or find_user(row.email) is not None:
-        raise AccountError("This invitation link is not valid any more.")
+        raise AccountError(N_("This invitation link is not valid any more."))
 
 
 def new_user(email: str, password: str | None, *, passwords, name: str | None = None, is_admin: bool = False,  # noqa: ANN001
@@ -165,9 +167,9 @@ def new_user(email: str, password: str | None, *, passwords, name: str | None = 
 def disable(user: User, *, actor: User | None) -> None:
     """Ends their sessions and revokes their refresh tokens at once."""
     if actor is not None and actor.id == user.id:
-        raise AccountError("you cannot disable yourself")
+        raise AccountError(N_("You cannot disable yourself."))
     if user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+        raise AccountError(N_("This is the last admin."))
     user.disabled = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="disabled")
@@ -193,7 +195,7 @@ def reset_mfa(user: User, *, actor: User | None) -> None:
 
 def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:
     if not is_admin and user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+        raise AccountError(N_("This is the last admin."))
     user.is_admin = is_admin
     audit.emit("user.promoted" if is_admin else "user.demoted", user_id=user.id, actor_id=actor.id if actor else None)
 
@@ -256,13 +258,13 @@ def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:
 def complete_password_reset(token: str, password: str, *, passwords, ip: str) -> User:  # noqa: ANN001
     row, user = reset_for(token)
     if row is None:
-        raise AccountError("This link is not valid any more. Ask for a new one.")
+        raise AccountError(N_("This link is not valid any more. Ask for a new one."))
     normalized = check(password, second_factor_required=user.mfa_required, email=user.email, name=user.name)
     used = db.session.execute(
         update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None)).values(used_at=clock.now())
     ).rowcount
     if used != 1:
-        raise AccountError("This link is not valid any more. Ask for a new one.")
+        raise AccountError(N_("This link is not valid any more. Ask for a new one."))
     user.password_hash = passwords.hash(normalized)
     # Whoever knew the old password is signed out everywhere.
     user.session_epoch += 1  # every session of theirs ends
@@ -275,7 +277,7 @@ def change_password(user: User, current: str, new: str, *, passwords, ip: str) -
     """Whoever knew the old password loses every session and token it got them; the caller
     keeps the session of the person who changed it."""
     if not passwords.verify(user.password_hash, normalize(current)):
-        raise AccountError("Your current password is not right.")
+        raise AccountError(N_("Your current password is not right."))
     normalized = check(new, second_factor_required=user.mfa_required, email=user.email, name=user.name)
     user.password_hash = passwords.hash(normalized)
     user.session_epoch += 1

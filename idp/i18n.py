@@ -14,8 +14,10 @@ from datetime import datetime, timezone
 
 from flask import Flask, g, has_request_context, request
 from babel import dates as babel_dates
-from flask_babel import Babel, force_locale, get_locale
+from flask_babel import Babel, force_locale, get_locale, gettext, ngettext
 from markupsafe import Markup
+
+from .texts import Text
 
 #: What `ui_locales_supported` advertises (OIDC Discovery §3) and the switch offers.
 LANGUAGES = ("en", "ja")
@@ -101,3 +103,21 @@ def init_app(app: Flask) -> None:
           default_translation_directories="translations")
     app.jinja_env.filters["when"] = when
     app.jinja_env.globals.update(current_language=current, language_names=NAMES, languages=LANGUAGES)
+
+
+def try_again_in(seconds: int) -> str:
+    """The lockout's sentence, with its wait (Retry-After, RFC 6585 §4)."""
+    return ngettext("Too many attempts. Try again in %(num)d second.",
+                    "Too many attempts. Try again in %(num)d seconds.", seconds)
+
+
+def explain(error: BaseException | str) -> str:
+    """An error's sentence in the reader's language: domain errors carry idp.texts.Text;
+    anything else is shown as it is."""
+    text = error.args[0] if isinstance(error, BaseException) and error.args else error
+    if isinstance(text, Text):
+        translated = gettext(text.template)
+        if not text.params:
+            return translated
+        return translated % {k: explain(v) if isinstance(v, Text) else v for k, v in text.params.items()}
+    return str(text)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from flask import Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
 from .. import clock, i18n, mfa
 from ..authn import acr as acrs
@@ -132,7 +133,7 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
         if req is None:
             return redirect(flow.next, code=303)
         if flow.id and not flows.delete(flow.id):  # single use: a second tab cannot finish it again
-            return error_page("expired_flow", "This sign-in was already completed.")
+            return error_page("expired_flow", gettext("This sign-in was already completed. Go back to the application."))
         return issue_code(req, user, state, outcome)
     if req is not None and "none" in req.prompts:
         # OIDC Core 3.1.2.6: no interaction allowed, so say what would have been needed.
@@ -144,7 +145,7 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
     if outcome.kind == "unmet":
         return redirect_error(req, "unmet_authentication_requirements",
                               f"no enrolled authenticator can reach acr {outcome.target}") if req else \
-            error_page("unmet_authentication_requirements", "None of your authenticators can do what this page needs.", 403)
+            error_page("unmet_authentication_requirements", gettext("None of your authenticators can do what this page needs."), 403)
     return go_to_step(flow, outcome, user)
 
 
@@ -203,7 +204,8 @@ def issue_code(req: authz.AuthorizationRequest, user: User, state: AuthState, ou
 def authorization_error(error: OAuth2Error) -> Response:
     if not error.redirect_uri:
         # Client or redirect URI unverified: tell the person, redirect nowhere.
-        return error_page(error.error, error.description or "The request is not valid.")
+        return error_page(error.error, str(_OAUTH_ERRORS.get(error.error, _OAUTH_ERRORS["invalid_request"])),
+                          detail=error.description)
     params = {"error": error.error, "error_description": error.description, "state": error.state}
     return respond(error.redirect_uri, getattr(error, "response_mode", "query"), params)
 
@@ -224,9 +226,21 @@ def respond(redirect_uri: str, mode: str, params: dict) -> Response:
     return redirect(redirect_uri + sep + urlencode(params), code=303 if request.method == "POST" else 302)
 
 
-def error_page(error: str, description: str, status: int = 400) -> Response:
-    return Response(render_template("oauth/error.html", error=error, description=description), status=status)
+#: What a person is told about a request we cannot even answer to its app (client or
+#: redirect URI unverified); the protocol's own description follows as a detail.
+_OAUTH_ERRORS = {
+    "invalid_request": lazy_gettext("The application sent a sign-in request that cannot be accepted. Go back to it and try again; if this happens again, tell its developers."),
+    "invalid_client": lazy_gettext("The application is not registered here. Tell its developers."),
+    "unauthorized_client": lazy_gettext("The application is not allowed to sign people in this way. Tell its developers."),
+    "invalid_scope": lazy_gettext("The application asked for access that is not offered here. Tell its developers."),
+}
+
+
+def error_page(error: str, description: str, status: int = 400, detail: str | None = None) -> Response:
+    """`detail`: the protocol's description (English, for the developer), under the sentence."""
+    page = render_template("oauth/error.html", error=error, description=description, detail=detail)
+    return Response(page, status=status)
 
 
 def expired() -> Response:
-    return error_page("expired_flow", "This sign-in has expired. Go back to the application and start again.")
+    return error_page("expired_flow", gettext("This sign-in has expired. Go back to the application and start again."))

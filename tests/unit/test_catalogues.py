@@ -1,5 +1,6 @@
 """The catalogues are complete: every string marked in the code and the templates has a
-non-empty, non-fuzzy Japanese entry, and the shipped .mo says what the .po says."""
+non-empty, non-fuzzy Japanese entry, the shipped .mo says what the .po says, and no
+template shows English that was never marked for translation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
+from jinja2 import Environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "idp" / "translations"
@@ -52,6 +54,12 @@ def test_every_marked_string_has_a_translation(language):
     assert not fuzzy, f"fuzzy {language} entries (check and clear the flag): {fuzzy}"
 
 
+def _entries(cat) -> dict:
+    def plain(value):
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+    return {plain(m.id): plain(m.string) for m in cat if m.id}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_shipped_mo_matches_the_po(language):
     po = catalogue(language)
@@ -61,8 +69,7 @@ def test_shipped_mo_matches_the_po(language):
     with open(CATALOGUES / language / "LC_MESSAGES" / "messages.mo", "rb") as f:
         shipped = read_mo(f)
     fresh = read_mo(compiled)
-    as_dict = lambda cat: {m.id: m.string for m in cat if m.id}  # noqa: E731
-    assert as_dict(shipped) == as_dict(fresh), "stale .mo: run `make translations`"
+    assert _entries(shipped) == _entries(fresh), "stale .mo: run `make translations`"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -79,3 +86,50 @@ def test_placeholders_survive_translation(language):
         if any(set(named.findall(s)) != expected for s in strings):
             wrong.append(m.id)
     assert not wrong, wrong
+
+
+# Text a template may show untranslated: names, codes and symbols that read the same in
+# every language.
+LITERAL_OK = {"idp", "OpenID", "TOTP", "WebAuthn", "OAuth", "OIDC", "JWKS", "JSON", "CSV", "PKCE", "URI", "URL",
+              "ID", "RS256", "ES256", "EdDSA", "pwd", "mfa", "phr", "kid", "alg", "acr", "amr", "sub",
+              "client_id", "client_secret"}
+# Attributes a person reads (or hears, with a screen reader).
+READ_ATTRIBUTES = re.compile(r'\b(?:title|placeholder|aria-label|alt|aria-description)="([^"]*)"')
+TAG = re.compile(r"<[^>]*>", re.S)
+CODE = re.compile(r"<code\b[^>]*>.*?</code>", re.S)
+WORD = re.compile(r"[A-Za-z][\w'’-]+")
+
+
+def _unmarked_words(source: str) -> list[str]:
+    """The words of a template's own text (between tags, and in attributes people read),
+    with every {{ … }} and {% … %} replaced by a blank."""
+    env = Environment(extensions=["jinja2.ext.i18n"])
+    pieces, in_code = [], False
+    for _line, kind, value in env.lex(source):
+        if kind == "data":
+            pieces.append(value)
+            in_code = False
+        elif not in_code:
+            pieces.append("\x00")
+            in_code = True
+    skeleton = "".join(pieces)
+    words = [w for value in READ_ATTRIBUTES.findall(skeleton) for w in WORD.findall(value)]
+    skeleton = CODE.sub(" ", skeleton)  # <code>: identifiers, paths and values, the same in every language
+    text = re.sub(r"&\w+;|\b\w+=", " ", TAG.sub(" ", skeleton))
+    words += WORD.findall(text)
+    return [w for w in words if w not in LITERAL_OK]
+
+
+def test_no_template_shows_unmarked_english():
+    offenders = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        words = _unmarked_words(path.read_text())
+        if words:
+            offenders[str(path.relative_to(ROOT))] = words[:8]
+    assert not offenders, f"wrap these in _(): {offenders}"
+
+
+def test_the_unmarked_text_check_sees_text_and_attributes():
+    assert _unmarked_words('<p title="Close">{{ _("Hello") }} world</p>') == ["Close", "world"]
+    assert _unmarked_words('<p class="muted" id="x">{{ _("Hello") }}</p>') == []
+    assert _unmarked_words('<p>{{ _("Key:") }} <code>{{ key }} ABC</code> <a href="?{{ q }}">x=</a></p>') == []
