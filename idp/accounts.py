@@ -52,7 +52,17 @@ def find_user(email: str) -> User | None:
 
 # --- invitations --------------------------------------------------------------------------
 
-def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False) -> IssuedLink:
+def language_of(user: User) -> str:
+    """The language to write to a person in: theirs, else the request's (they are the one
+    asking, on the page at hand), else English."""
+    from . import i18n
+
+    return user.locale if user.locale in i18n.LANGUAGES else i18n.current()
+
+
+def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False,
+           locale: str | None = None) -> IssuedLink:
+    """`locale`: the language of the invitation mail and of the account."""
     email = valid_email(email)
     if find_user(email) is not None:
         raise AccountError(N_("%(email)s already has an account.", email=email))
@@ -67,7 +77,7 @@ def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mf
     row = Invitation(
         email=email, token_hash=token_hash(token), invited_by=actor.id if actor else None,
         is_admin=is_admin, require_mfa=require_mfa, created_at=now,
-        expires_at=now + current_app.config["IDP_INVITE_TTL"],
+        expires_at=now + current_app.config["IDP_INVITE_TTL"], locale=locale,
     )
     db.session.add(row)
     db.session.flush()
@@ -98,14 +108,11 @@ def revoke_invitation(invitation_id: int, *, actor: User | None) -> None:
 def _send_invitation(row: Invitation, token: str, actor: User | None) -> IssuedLink:
     url = f"{_issuer()}/invite/{token}"
     row.sent_at = clock.now()
-    inviter = f"{actor.name or actor.email}" if actor else "An administrator"
-    body = (
-        f"{inviter} invited you to an account at {_issuer()}.\n\n"
-        f"Open this link to choose your password:\n\n    {url}\n\n"
-        f"The link works once and expires in {current_app.config['IDP_INVITE_TTL'] // 3600} hours.\n"
-        "If you did not expect this, ignore this message.\n"
+    subject, body = mail.compose(
+        "invitation", row.locale, inviter=(actor.name or actor.email) if actor else None, site=_issuer(), url=url,
+        hours=current_app.config["IDP_INVITE_TTL"] // 3600,
     )
-    mail.send(row.email, "You are invited", body)
+    mail.send(row.email, subject, body)
     return IssuedLink(url, row.expires_at)
 
 
@@ -117,14 +124,17 @@ def invitation_for(token: str) -> tuple[Invitation | None, str]:
     return row, row.state(clock.now())
 
 
-def complete_invitation(token: str, password: str, *, name: str | None, passwords) -> User:  # noqa: ANN001
-    """Create the account: the only way one comes to exist besides `idp users create`."""
+def complete_invitation(token: str, password: str, *, name: str | None, passwords,  # noqa: ANN001
+                        locale: str | None = None) -> User:
+    """Create the account: the only way one comes to exist besides `idp users create`.
+    `locale`: the language the person accepted it in."""
     row, state = invitation_for(token)
     if row is None or state != "pending":
         raise AccountError(N_("This invitation link is not valid any more."))
     normalized = check(password, second_factor_required=row.require_mfa, email=row.email, name=name)
     _take(row)
     user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    user.locale = locale or row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email)
     return user
 
@@ -134,6 +144,7 @@ def complete_invitation_with_upstream(row: Invitation, *, name: str | None) -> U
     invited one (idp.authn.upstream): an account without a password, linked by the caller."""
     _take(row)
     user = new_user(row.email, None, passwords=None, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    user.locale = row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email, via="upstream")
     return user
 
@@ -236,13 +247,11 @@ def request_password_reset(email: str, *, ip: str) -> None:
     db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
-    minutes = current_app.config["IDP_RESET_TTL"] // 60
-    mail.send_later(user.email, "Reset your password", (
-        f"Someone (we hope you) asked to reset the password of your account at {_issuer()}.\n\n"
-        f"Open this link to choose a new one:\n\n    {_issuer()}/password/reset/{token}\n\n"
-        f"It works once and expires in {minutes} minutes. If you did not ask, ignore this message:\n"
-        "your password stays as it is.\n"
-    ))
+    subject, body = mail.compose(
+        "password_reset", language_of(user), site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
+        minutes=current_app.config["IDP_RESET_TTL"] // 60,
+    )
+    mail.send_later(user.email, subject, body)
 
 
 def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:

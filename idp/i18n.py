@@ -102,6 +102,7 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_domain="messages",
           default_translation_directories="translations")
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["when_text"] = format_when  # mail: text, no markup
     app.jinja_env.globals.update(current_language=current, language_names=NAMES, languages=LANGUAGES)
 
 

@@ -137,6 +137,7 @@ def invitations() -> Response | str:
             link = accounts.invite(
                 request.form.get("email", ""), actor=g.admin,
                 is_admin=bool(request.form.get("admin")), require_mfa=bool(request.form.get("require_mfa")),
+                locale=request.form.get("language") if request.form.get("language") in i18n.LANGUAGES else i18n.current(),
             )
         except accounts.AccountError as exc:
             db.session.rollback()

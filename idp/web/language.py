@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, redirect, request
 
 from .. import i18n
+from ..extensions import db
+from . import session as web_session
 
 bp = Blueprint("language", __name__)
 
@@ -25,6 +27,10 @@ def back_to(target: str | None) -> str:
 def switch(code: str) -> Response:
     if code not in i18n.LANGUAGES:
         abort(404)
+    user, _state = web_session.current_user()
+    if user is not None and user.locale != code:
+        user.locale = code  # their mail follows
+        db.session.commit()
     response = redirect(back_to(request.args.get("next")), code=303)
     response.set_cookie(
         i18n.COOKIE, code, max_age=i18n.COOKIE_MAX_AGE, httponly=True, samesite="Lax",

@@ -50,7 +50,8 @@ def invite(token: str) -> Response | str | tuple[str, int]:
         return _invite_page(row, token, gettext("The two passwords differ.")), 400
     try:
         user = accounts.complete_invitation(
-            token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"]
+            token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"],
+            locale=i18n.current(),
         )
     except WeakPassword as weak:
         db.session.rollback()

@@ -28,11 +28,8 @@ def _msgid(message: str | tuple) -> str:
 def extracted() -> dict[str, str]:
     """msgid → where it was found, read the way `make messages` reads the sources."""
     found: dict[str, str] = {}
-    for folder, method in (("idp", "python"), ("templates", "jinja2")):
-        pattern = "**.py" if method == "python" else "**.html"
-        for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / folder, [(pattern, method)], keywords=KEYWORDS,
-        ):
+    for folder, methods in (("idp", [("**.py", "python")]), ("templates", [("**.html", "jinja2"), ("**.txt", "jinja2")])):
+        for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / folder, methods, keywords=KEYWORDS):
             found.setdefault(_msgid(message), f"{folder}/{filename}:{lineno}")
     return found
 
@@ -122,7 +119,7 @@ def _unmarked_words(source: str) -> list[str]:
 
 def test_no_template_shows_unmarked_english():
     offenders = {}
-    for path in sorted((ROOT / "templates").rglob("*.html")):
+    for path in sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "templates").rglob("*.txt")]):
         words = _unmarked_words(path.read_text())
         if words:
             offenders[str(path.relative_to(ROOT))] = words[:8]
