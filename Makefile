@@ -21,7 +21,7 @@ install: $(BIN)/idp
 # Japanese entry, or its .mo is stale.
 CATALOGUES = idp/translations
 messages: install
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --add-location=file --sort-output --no-wrap \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --ignore-dirs=".* __pycache__" --add-location=file --sort-output --no-wrap \
 		--project=idp --copyright-holder=idp -o $(CATALOGUES)/messages.pot idp templates
 	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) --no-wrap --ignore-obsolete --no-fuzzy-matching
 

@@ -25,11 +25,19 @@ def _msgid(message: str | tuple) -> str:
     return message[0] if isinstance(message, tuple) else message
 
 
+def _not_hidden(path: str) -> bool:
+    """Babel skips folders named _*; templates/_macros holds strings too (so does the Makefile)."""
+    name = Path(path).name
+    return not name.startswith(".") and name != "__pycache__"
+
+
 def extracted() -> dict[str, str]:
     """msgid → where it was found, read the way `make messages` reads the sources."""
     found: dict[str, str] = {}
     for folder, methods in (("idp", [("**.py", "python")]), ("templates", [("**.html", "jinja2"), ("**.txt", "jinja2")])):
-        for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / folder, methods, keywords=KEYWORDS):
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+            ROOT / folder, methods, keywords=KEYWORDS, directory_filter=_not_hidden,
+        ):
             found.setdefault(_msgid(message), f"{folder}/{filename}:{lineno}")
     return found
 
