@@ -64,10 +64,19 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
     data = flows.get(flow_id)
     if data is None or data["bind"] != web_session.browser_binding():
         return None
-    i18n.use_ui_locales(data["params"].get("ui_locales"))
+    # The switch, used within this flow, wins over the client's ui_locales (choose_language).
+    i18n.use_ui_locales(data.get("language") or data["params"].get("ui_locales"))
     server = current_app.extensions["idp.authorization_server"]
     req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
     return Flow(flow_id, req, web_session.verified_in_flow(flow_id))
+
+
+def choose_language(flow_id: str, code: str) -> None:
+    """The language switch, pressed on a page of this browser's flow: the person's choice
+    beats the ui_locales the client sent, for the rest of the flow."""
+    data = flows.get(flow_id)
+    if data is not None and data["bind"] == web_session.browser_binding():
+        flows.replace(flow_id, {**data, "language": code})
 
 
 def from_request() -> Flow | Response:

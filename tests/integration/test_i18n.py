@@ -51,6 +51,20 @@ def test_ui_locales_beats_the_cookie_on_every_page_of_the_flow(client, actions, 
     assert wrong.status_code == 401 and lang(wrong) == "ja"
 
 
+def test_the_switch_within_a_flow_beats_its_ui_locales(client, actions, spa):
+    login = actions.authorize(spa, ui_locales="ja")
+    assert lang(client.get(login.location)) == "ja"
+    switched = client.get("/language/en", query_string={"next": login.location})
+    assert switched.location == login.location
+    assert lang(client.get(login.location)) == "en"
+    wrong = actions.login(login.location, password="not the password")
+    assert wrong.status_code == 401 and lang(wrong) == "en"
+    # Another browser cannot change the language of this one's flow.
+    other = client.application.test_client()
+    other.get("/language/ja", query_string={"next": login.location})
+    assert lang(client.get(login.location)) == "en"
+
+
 def test_ui_locales_we_do_not_speak_fall_back_to_the_cookie(client, actions, spa):
     client.set_cookie(i18n.COOKIE, "ja")
     login = actions.authorize(spa, ui_locales="fr de")
