@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test browser node wrk peer install-bench bench
+.PHONY: run test install install-test browser node wrk peer install-bench bench messages translations
 
 $(BIN)/idp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,21 @@ $(BIN)/idp: pyproject.toml
 	touch $(BIN)/idp
 
 install: $(BIN)/idp
+
+# Translations (Flask-Babel). After changing or adding a string: `make messages` extracts
+# every _() of idp/ and templates/ into idp/translations/messages.pot and merges it into
+# each catalogue; translate the new entries of idp/translations/ja/LC_MESSAGES/messages.po;
+# `make translations` compiles them. The compiled .mo files are committed (shipped), and
+# tests/unit/test_catalogues.py fails when a catalogue is missing a string, has an empty
+# Japanese entry, or its .mo is stale.
+CATALOGUES = idp/translations
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --ignore-dirs=".* __pycache__" --add-location=file --sort-output --no-wrap \
+		--project=idp --copyright-holder=idp -o $(CATALOGUES)/messages.pot idp templates
+	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) --no-wrap --ignore-obsolete --no-fuzzy-matching
+
+translations: install
+	$(BIN)/pybabel -q compile --statistics -d $(CATALOGUES)
 
 # Installs, migrates the database and serves the provider at http://localhost:5000 with
 # granian (measured cheaper per request than gunicorn: bench/README.md).

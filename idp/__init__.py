@@ -28,7 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from config import Config
 
-    from . import settings
+    from . import i18n, settings
     from .extensions import csrf, db, migrate
 
     if not event.contains(Engine, "connect", _sqlite_pragmas):
@@ -55,6 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["idp.autocommit"] = _autocommit_engine(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    i18n.init_app(app)
     _init_services(app)
 
     from . import web

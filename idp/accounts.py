@@ -20,10 +20,12 @@ from .models import Invitation, PasswordReset, TotpFactor, User, WebAuthnCredent
 from .models.user import normalize_email
 from .oauth import revocation
 from .security.tokens import random_token, token_hash
+from .texts import N_
 
 
 class AccountError(ValueError):
-    """A refusal to show as is (to an admin, or on the invitation page)."""
+    """A refusal to show (to an admin, or on the invitation page; translated by
+    idp.i18n.explain)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def valid_email(email: str) -> str:
     email = normalize_email(email)
     local, _, domain = email.partition("@")
     if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise AccountError(f"{email!r} is not an email address")
+        raise AccountError(N_("%(email)r is not an email address.", email=email))
     return email
 
 
@@ -50,10 +52,20 @@ def find_user(email: str) -> User | None:
 
 # --- invitations --------------------------------------------------------------------------
 
-def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False) -> IssuedLink:
+def language_of(user: User) -> str:
+    """The language to write to a person in: theirs, else the request's (they are the one
+    asking, on the page at hand), else English."""
+    from . import i18n
+
+    return user.locale if user.locale in i18n.LANGUAGES else i18n.current()
+
+
+def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False,
+           locale: str | None = None) -> IssuedLink:
+    """`locale`: the language of the invitation mail and of the account."""
     email = valid_email(email)
     if find_user(email) is not None:
-        raise AccountError(f"{email} already has an account")
+        raise AccountError(N_("%(email)s already has an account.", email=email))
     now = clock.now()
     # One live invitation per address: a new one replaces any earlier one.
     db.session.execute(
@@ -65,7 +77,7 @@ def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mf
     row = Invitation(
         email=email, token_hash=token_hash(token), invited_by=actor.id if actor else None,
         is_admin=is_admin, require_mfa=require_mfa, created_at=now,
-        expires_at=now + current_app.config["IDP_INVITE_TTL"],
+        expires_at=now + current_app.config["IDP_INVITE_TTL"], locale=locale,
     )
     db.session.add(row)
     db.session.flush()
@@ -77,7 +89,7 @@ def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
     """A new link for the same invitation (only the hash was kept: the old link dies)."""
     row = db.session.get(Invitation, invitation_id)
     if row is None or row.state(clock.now()) in ("used", "revoked"):
-        raise AccountError("this invitation can no longer be sent")
+        raise AccountError(N_("This invitation can no longer be sent."))
     token = random_token(32)
     row.token_hash = token_hash(token)
     row.expires_at = clock.now() + current_app.config["IDP_INVITE_TTL"]
@@ -88,7 +100,7 @@ def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
 def revoke_invitation(invitation_id: int, *, actor: User | None) -> None:
     row = db.session.get(Invitation, invitation_id)
     if row is None or row.used_at is not None:
-        raise AccountError("this invitation cannot be revoked")
+        raise AccountError(N_("This invitation cannot be revoked."))
     row.revoked_at = row.revoked_at or clock.now()
     audit.emit("invitation.revoked", actor_id=actor.id if actor else None, email=row.email)
 
@@ -96,14 +108,11 @@ def revoke_invitation(invitation_id: int, *, actor: User | None) -> None:
 def _send_invitation(row: Invitation, token: str, actor: User | None) -> IssuedLink:
     url = f"{_issuer()}/invite/{token}"
     row.sent_at = clock.now()
-    inviter = f"{actor.name or actor.email}" if actor else "An administrator"
-    body = (
-        f"{inviter} invited you to an account at {_issuer()}.\n\n"
-        f"Open this link to choose your password:\n\n    {url}\n\n"
-        f"The link works once and expires in {current_app.config['IDP_INVITE_TTL'] // 3600} hours.\n"
-        "If you did not expect this, ignore this message.\n"
+    subject, body = mail.compose(
+        "invitation", row.locale, inviter=(actor.name or actor.email) if actor else None, site=_issuer(), url=url,
+        hours=current_app.config["IDP_INVITE_TTL"] // 3600,
     )
-    mail.send(row.email, "You are invited", body)
+    mail.send(row.email, subject, body)
     return IssuedLink(url, row.expires_at)
 
 
@@ -115,14 +124,17 @@ def invitation_for(token: str) -> tuple[Invitation | None, str]:
     return row, row.state(clock.now())
 
 
-def complete_invitation(token: str, password: str, *, name: str | None, passwords) -> User:  # noqa: ANN001
-    """Create the account: the only way one comes to exist besides `idp users create`."""
+def complete_invitation(token: str, password: str, *, name: str | None, passwords,  # noqa: ANN001
+                        locale: str | None = None) -> User:
+    """Create the account: the only way one comes to exist besides `idp users create`.
+    `locale`: the language the person accepted it in."""
     row, state = invitation_for(token)
     if row is None or state != "pending":
-        raise AccountError("This invitation link is not valid any more.")
+        raise AccountError(N_("This invitation link is not valid any more."))
     normalized = check(password, second_factor_required=row.require_mfa, email=row.email, name=name)
     _take(row)
     user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    user.locale = locale or row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email)
     return user
 
@@ -132,6 +144,7 @@ def complete_invitation_with_upstream(row: Invitation, *, name: str | None) -> U
     invited one (idp.authn.upstream): an account without a password, linked by the caller."""
     _take(row)
     user = new_user(row.email, None, passwords=None, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
+    user.locale = row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email, via="upstream")
     return user
 
@@ -143,7 +156,7 @@ def _take(row: Invitation) -> None:
         update(Invitation).where(Invitation.id == row.id, Invitation.used_at.is_(None)).values(used_at=clock.now())
     ).rowcount
     if taken != 1 or find_user(row.email) is not None:
-        raise AccountError("This invitation link is not valid any more.")
+        raise AccountError(N_("This invitation link is not valid any more."))
 
 
 def new_user(email: str, password: str | None, *, passwords, name: str | None = None, is_admin: bool = False,  # noqa: ANN001
@@ -165,9 +178,9 @@ def new_user(email: str, password: str | None, *, passwords, name: str | None = 
 def disable(user: User, *, actor: User | None) -> None:
     """Ends their sessions and revokes their refresh tokens at once."""
     if actor is not None and actor.id == user.id:
-        raise AccountError("you cannot disable yourself")
+        raise AccountError(N_("You cannot disable yourself."))
     if user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+        raise AccountError(N_("This is the last admin."))
     user.disabled = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="disabled")
@@ -193,7 +206,7 @@ def reset_mfa(user: User, *, actor: User | None) -> None:
 
 def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:
     if not is_admin and user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+        raise AccountError(N_("This is the last admin."))
     user.is_admin = is_admin
     audit.emit("user.promoted" if is_admin else "user.demoted", user_id=user.id, actor_id=actor.id if actor else None)
 
@@ -234,13 +247,11 @@ def request_password_reset(email: str, *, ip: str) -> None:
     db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
-    minutes = current_app.config["IDP_RESET_TTL"] // 60
-    mail.send_later(user.email, "Reset your password", (
-        f"Someone (we hope you) asked to reset the password of your account at {_issuer()}.\n\n"
-        f"Open this link to choose a new one:\n\n    {_issuer()}/password/reset/{token}\n\n"
-        f"It works once and expires in {minutes} minutes. If you did not ask, ignore this message:\n"
-        "your password stays as it is.\n"
-    ))
+    subject, body = mail.compose(
+        "password_reset", language_of(user), site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
+        minutes=current_app.config["IDP_RESET_TTL"] // 60,
+    )
+    mail.send_later(user.email, subject, body)
 
 
 def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:
@@ -256,13 +267,13 @@ def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:
 def complete_password_reset(token: str, password: str, *, passwords, ip: str) -> User:  # noqa: ANN001
     row, user = reset_for(token)
     if row is None:
-        raise AccountError("This link is not valid any more. Ask for a new one.")
+        raise AccountError(N_("This link is not valid any more. Ask for a new one."))
     normalized = check(password, second_factor_required=user.mfa_required, email=user.email, name=user.name)
     used = db.session.execute(
         update(PasswordReset).where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None)).values(used_at=clock.now())
     ).rowcount
     if used != 1:
-        raise AccountError("This link is not valid any more. Ask for a new one.")
+        raise AccountError(N_("This link is not valid any more. Ask for a new one."))
     user.password_hash = passwords.hash(normalized)
     # Whoever knew the old password is signed out everywhere.
     user.session_epoch += 1  # every session of theirs ends
@@ -275,7 +286,7 @@ def change_password(user: User, current: str, new: str, *, passwords, ip: str) -
     """Whoever knew the old password loses every session and token it got them; the caller
     keeps the session of the person who changed it."""
     if not passwords.verify(user.password_hash, normalize(current)):
-        raise AccountError("Your current password is not right.")
+        raise AccountError(N_("Your current password is not right."))
     normalized = check(new, second_factor_required=user.mfa_required, email=user.email, name=user.name)
     user.password_hash = passwords.hash(normalized)
     user.session_epoch += 1

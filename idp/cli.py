@@ -95,12 +95,14 @@ def users_create(email: str, password_stdin: bool, name: str | None, admin: bool
 @click.argument("email")
 @click.option("--admin", is_flag=True)
 @click.option("--require-mfa", is_flag=True)
+@click.option("--language", type=click.Choice(["en", "ja"]), default="en", show_default=True,
+              help="The language of the mail, and of the account's later mail.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def users_invite(email: str, admin: bool, require_mfa: bool, as_json: bool) -> None:
+def users_invite(email: str, admin: bool, require_mfa: bool, language: str, as_json: bool) -> None:
     """Invite a person by email (the link is printed and mailed)."""
     try:
-        link = accounts.invite(email, actor=None, is_admin=admin, require_mfa=require_mfa)
+        link = accounts.invite(email, actor=None, is_admin=admin, require_mfa=require_mfa, locale=language)
     except accounts.AccountError as exc:
         _fail(str(exc))
     except mail.MailError as exc:

@@ -13,6 +13,7 @@ from .extensions import db
 from .models import Client, Grant
 from .oauth import revocation
 from .security.tokens import random_token, token_hash
+from .texts import N_
 
 DEFAULT_SCOPE = "openid profile email offline_access"
 
@@ -27,25 +28,25 @@ def redirect_uri_problem(uri: str) -> str | None:
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return "not a URL"
+        return N_("not a URL")
     if not parts.scheme or parts.fragment or "#" in uri:
-        return "must be an absolute URI without a fragment"
+        return N_("must be an absolute URI without a fragment")
     if parts.scheme in ("javascript", "data", "file", "vbscript"):
-        return "scheme not allowed"
+        return N_("scheme not allowed")
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-        return "http is only allowed for localhost"
+        return N_("http is only allowed for localhost")
     if parts.scheme in ("http", "https") and not parts.hostname:
-        return "has no host"
+        return N_("has no host")
     return None
 
 
 def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
     if not redirect_uris:
-        raise ClientError("at least one redirect URI is needed")
+        raise ClientError(N_("At least one redirect URI is needed."))
     for uri in [*redirect_uris, *logout_uris]:
         problem = redirect_uri_problem(uri)
         if problem:
-            raise ClientError(f"{uri}: {problem}")
+            raise ClientError(N_("%(uri)s: %(problem)s", uri=uri, problem=problem))
 
 
 def create(
@@ -55,10 +56,10 @@ def create(
     """The new client and its secret (None for a public client); the secret is shown once."""
     name = name.strip()[:200]
     if not name:
-        raise ClientError("a name is needed")
+        raise ClientError(N_("A name is needed."))
     _check_uris(redirect_uris, logout_uris)
     if min_acr is not None and min_acr not in acrs.LEVELS:
-        raise ClientError(f"unknown acr {min_acr!r}")
+        raise ClientError(N_("Unknown acr %(acr)r.", acr=min_acr))
     secret = None if public else random_token(32)
     client = Client(
         client_id=secrets.token_urlsafe(16), client_secret_hash=token_hash(secret) if secret else None,
@@ -83,7 +84,7 @@ def update_uris(client: Client, redirect_uris: list[str], logout_uris: list[str]
 
 def rotate_secret(client: Client, *, actor_id: int | None) -> str:
     if client.is_public:
-        raise ClientError("a public client has no secret")
+        raise ClientError(N_("A public client has no secret."))
     secret = random_token(32)
     client.client_secret_hash = token_hash(secret)
     audit.emit("client.secret_rotated", actor_id=actor_id, client_id=client.client_id)

@@ -1,5 +1,6 @@
 """Outgoing mail: SMTP when IDP_SMTP_URL is set, otherwise the log and instance/outbox/,
-never dropped silently. Messages are plain text."""
+never dropped silently. Messages are plain text, written from templates/mail/ in the
+reader's language (compose)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ log = logging.getLogger("idp.mail")
 
 class MailError(RuntimeError):
     pass
+
+
+def compose(template: str, language: str | None, **context: object) -> tuple[str, str]:
+    """The subject and body of templates/mail/<template>.txt, in `language` ("en" or "ja";
+    anything else: English). The template sets `subject`; the rest is the body."""
+    from . import i18n
+
+    with i18n.language(language):
+        module = current_app.jinja_env.get_template(f"mail/{template}.txt").make_module(context)
+        return str(module.subject).strip(), str(module).strip() + "\n"
 
 
 def send(to: str, subject: str, body: str) -> None:

@@ -16,6 +16,7 @@ from . import audit, clock
 from .extensions import db
 from .models import Upstream, UpstreamLink, User, WebAuthnCredential
 from .net import check_url
+from .texts import N_
 from .security.keyring import KeyRing
 from .upstream.client import Identity, Provider, UpstreamClient
 from .upstream.errors import UpstreamError
@@ -45,23 +46,23 @@ def add(
 ) -> Upstream:
     """Checks the provider's discovery document before anything is stored."""
     if not NAME.fullmatch(name or ""):
-        raise UpstreamConfigError("the name must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit")
+        raise UpstreamConfigError(N_("The name must be 1-32 lower-case letters, digits or dashes, starting with a letter or digit."))
     try:
         check_url(issuer, allow_loopback_http=client.http.allow_loopback_http)
     except ValueError as exc:
-        raise UpstreamConfigError(f"--issuer: {exc}") from None
+        raise UpstreamConfigError(N_("Issuer: %(problem)s", problem=str(exc))) from None
     domains = sorted({d.strip().lower() for d in domains or [] if d.strip()})
     bad = [d for d in domains if not DOMAIN.fullmatch(d)]
     if bad:
-        raise UpstreamConfigError(f"not a domain name: {bad[0]!r}")
+        raise UpstreamConfigError(N_("Not a domain name: %(domain)r", domain=bad[0]))
     if not client_id or not client_secret or len(client_id) > 255 or len(client_secret) > 1024:
-        raise UpstreamConfigError("the client id and secret are required (as the provider issued them)")
+        raise UpstreamConfigError(N_("The client ID and secret are required (as the provider issued them)."))
     if db.session.scalar(select(Upstream.id).where((Upstream.name == name) | (Upstream.issuer == issuer))):
-        raise UpstreamConfigError(f"an upstream named {name!r} or with issuer {issuer!r} exists already")
+        raise UpstreamConfigError(N_("An upstream named %(name)r or with issuer %(issuer)r exists already.", name=name, issuer=issuer))
     try:
         client.metadata.get(issuer)
     except UpstreamError as exc:
-        raise UpstreamConfigError(f"the provider's discovery document at {issuer} is not usable: {exc.detail}") from None
+        raise UpstreamConfigError(N_("The provider's discovery document at %(issuer)s is not usable: %(detail)s", issuer=issuer, detail=exc.detail)) from None
     row = Upstream(
         name=name, display_name=(display_name or name.capitalize()).strip()[:100], issuer=issuer, client_id=client_id,
         client_secret_encrypted=keyring.encrypt(client_secret.encode(), context=_context(name)),
@@ -78,7 +79,7 @@ def remove(name: str, *, actor_id: int | None = None) -> int:
     """Removes the upstream and every link to it; returns how many links went."""
     row = find(name)
     if row is None:
-        raise UpstreamConfigError(f"no upstream named {name!r}")
+        raise UpstreamConfigError(N_("No upstream named %(name)r.", name=name))
     links = db.session.query(UpstreamLink).filter_by(upstream_id=row.id).delete()
     db.session.delete(row)
     audit.emit("upstream.removed", actor_id=actor_id, name=name, issuer=row.issuer, links=links)
@@ -168,10 +169,12 @@ def link(user: User, row: Upstream, identity: Identity, *, ip: str | None = None
     other = find_link(identity)
     if other is not None:
         raise UpstreamConfigError(
-            f"This {row.display_name} account is already linked to {'your' if other.user_id == user.id else 'another'} account here."
+            N_("This %(provider)s account is already linked to your account here.", provider=row.display_name)
+            if other.user_id == user.id else
+            N_("This %(provider)s account is already linked to another account here.", provider=row.display_name)
         )
     if db.session.scalar(select(UpstreamLink.id).where(UpstreamLink.user_id == user.id, UpstreamLink.upstream_id == row.id)):
-        raise UpstreamConfigError(f"Your account is linked to another {row.display_name} account already: unlink it first.")
+        raise UpstreamConfigError(N_("Your account is linked to another %(provider)s account already: unlink it first.", provider=row.display_name))
     made = UpstreamLink(user_id=user.id, upstream_id=row.id, issuer=identity.issuer, subject=identity.subject,
                         email=identity.email or "", created_at=clock.now(), last_used_at=clock.now())
     db.session.add(made)
@@ -188,7 +191,7 @@ def unlink(user: User, link_id: int, *, ip: str | None = None) -> str:
         .where(UpstreamLink.id == link_id, UpstreamLink.user_id == user.id)
     ).first()
     if found is None:
-        raise UpstreamConfigError("No such link.")
+        raise UpstreamConfigError(N_("No such link."))
     row, upstream = found
     others = db.session.scalar(select(func.count()).select_from(UpstreamLink).where(
         UpstreamLink.user_id == user.id, UpstreamLink.id != row.id)) or 0
@@ -196,7 +199,8 @@ def unlink(user: User, link_id: int, *, ip: str | None = None) -> str:
         WebAuthnCredential.user_id == user.id, WebAuthnCredential.is_passkey.is_(True)))
     if not (user.password_hash or user.legacy_password or others or passkey):
         raise UpstreamConfigError(
-            f"{upstream.display_name} is your only way to sign in. Set a password (or add a passkey) first, then unlink it."
+            N_("%(provider)s is your only way to sign in. Set a password (or add a passkey) first, then unlink it.",
+               provider=upstream.display_name)
         )
     db.session.delete(row)
     audit.emit("upstream.unlinked", user_id=user.id, ip=ip, upstream=upstream.name)

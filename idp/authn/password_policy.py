@@ -10,11 +10,13 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+from ..texts import N_
+
 MAX_LENGTH = 256  # well over NIST's 64; the hash input stays small
 
 
 class WeakPassword(ValueError):
-    """The message is shown to the person as is."""
+    """The message is shown to the person (translated: idp.i18n.explain)."""
 
 
 def normalize(password: str) -> str:
@@ -39,17 +41,18 @@ def check(password: str, *, second_factor_required: bool, email: str, name: str 
     value = normalize(password)
     minimum = 8 if second_factor_required else 15
     if len(value) < minimum:
-        why = "" if second_factor_required else " (your account signs in with the password alone)"
-        raise WeakPassword(f"Use at least {minimum} characters{why}.")
+        raise WeakPassword(N_("Use at least %(minimum)d characters.", minimum=minimum) if second_factor_required else
+                           N_("Use at least %(minimum)d characters: your account signs in with the password alone.",
+                              minimum=minimum))
     if len(value) > MAX_LENGTH:
-        raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
+        raise WeakPassword(N_("Use at most %(maximum)d characters.", maximum=MAX_LENGTH))
     folded = value.casefold()
     if folded in _blocklist() or folded.strip("0123456789!. ") in _blocklist():
-        raise WeakPassword("This password is one of the most common or leaked passwords. Choose another.")
+        raise WeakPassword(N_("This password is one of the most common or leaked passwords. Choose another."))
     if _repetitive_or_sequential(folded):
-        raise WeakPassword("This password is a repetition or a simple sequence. Choose another.")
+        raise WeakPassword(N_("This password is a repetition or a simple sequence. Choose another."))
     local = email.split("@")[0].casefold()
     words = [w for w in [local, email.casefold(), *((name or "").casefold().split())] if len(w) >= 4]
     if any(w in folded for w in words):
-        raise WeakPassword("Do not use your email address or name in your password.")
+        raise WeakPassword(N_("Do not use your email address or name in your password."))
     return value

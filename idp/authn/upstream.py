@@ -143,7 +143,7 @@ def link(
     except upstreams.UpstreamConfigError as exc:
         db.session.rollback()
         regulator.succeeded(verified.reservation, complete=False)
-        return NotLinked(str(exc))
+        return NotLinked(exc.args[0] if exc.args else str(exc))
     db.session.commit()
     regulator.succeeded(verified.reservation, complete=False)
     return Linked(user, row.display_name)

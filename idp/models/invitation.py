@@ -24,6 +24,8 @@ class Invitation(db.Model):
     sent_at: Mapped[int | None] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The language of the invitation mail, and of the account it becomes.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     def state(self, now: int) -> str:
         if self.used_at is not None:

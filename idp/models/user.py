@@ -32,6 +32,9 @@ class User(db.Model):
     #: Imported without a hash: the password is still with the old system, and the legacy
     #: verifier (IDP_LEGACY_VERIFIER_URL) checks it once, at the first sign-in here.
     legacy_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The language of their mail ("en" or "ja"): their invitation's, then what they chose
+    #: on the language switch while signed in. None: the language of the request at hand.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def can_sign_in(self) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..authn.acr import LEVELS
+from ..i18n import LANGUAGES
 from .server import SCOPES_SUPPORTED
 
 
@@ -40,6 +41,7 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "acr_values_supported": list(LEVELS),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page"],
+        "ui_locales_supported": list(LANGUAGES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,

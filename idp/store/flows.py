@@ -34,3 +34,9 @@ def delete(flow_id: str) -> bool:
     """Single use: only the caller that deletes the flow may complete it."""
     with reachable() as r:
         return bool(r.delete(PREFIX + flow_id))
+
+
+def replace(flow_id: str, data: dict[str, Any]) -> bool:
+    """Rewrite a flow and keep its expiry (SET XX KEEPTTL): an expired flow stays gone."""
+    with reachable() as r:
+        return bool(r.set(PREFIX + flow_id, json.dumps(data), xx=True, keepttl=True))

@@ -11,8 +11,9 @@ import json
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
-from .. import accounts, audit, clock, mfa, upstreams
+from .. import accounts, audit, clock, i18n, mfa, upstreams
 from ..authn.acr import FIRST_FACTORS
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, AuthState, verified_recently
@@ -26,6 +27,23 @@ from . import device, flow, session as web_session
 from .device import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+#: What `?done=` may say on the account page: only these, never text from the URL.
+DONE = {
+    "welcome": lazy_gettext("Welcome! Your account is ready."),
+    "added": lazy_gettext("The second factor was added."),
+    "removed": lazy_gettext("The second factor was removed."),
+    "password changed": lazy_gettext("Your password was changed."),
+    "linked": lazy_gettext("%(provider)s is now linked to your account."),
+    "unlinked": lazy_gettext("%(provider)s is no longer linked to your account."),
+}
+
+
+def done_message(code: str, provider: str) -> str | None:
+    message = DONE.get(code)
+    if message is None:
+        return None
+    return str(message) % {"provider": provider[:100]} if "%(provider)s" in str(message) else str(message)
 
 
 def _max_age() -> int:
@@ -69,7 +87,7 @@ def index(user: User, state: AuthState) -> Response | str:
         keys=db.session.query(WebAuthnCredential).filter_by(user_id=user.id).order_by(WebAuthnCredential.id).all(),
         recovery_left=mfa.recovery_codes_left(user.id),
         enrolled=mfa.enrolled(user.id),
-        message=request.args.get("done", "")[:200],
+        message=done_message(request.args.get("done", ""), request.args.get("provider", "")),
         error=request.args.get("error", "")[:300],
         links=upstreams.links_of(user.id),
         upstreams=upstreams.buttons(),
@@ -107,8 +125,8 @@ def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     secret = keyring.decrypt(sealed, context=f"totp:{user.id}".encode()).decode()
     step = totp.matching_step(secret, request.form.get("code", "")[:64], now=clock.now())
     if step is None:
-        return _totp_page(user, secret, current, error="That code is not valid. Check the time on your phone and try again."), 401
-    label = (request.form.get("label") or "").strip()[:100] or "Authenticator app"
+        return _totp_page(user, secret, current, error=gettext("That code is not valid. Check the time on your phone and try again.")), 401
+    label = (request.form.get("label") or "").strip()[:100] or gettext("Authenticator app")
     first = not mfa.enrolled(user.id)
     # The confirming code's step is spent: it cannot be replayed to sign in.
     db.session.add(TotpFactor(user_id=user.id, label=label, secret_encrypted=sealed,
@@ -197,16 +215,16 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     if not fresh_enough(user, state):
         return step_up(user, "/account/password")
     if request.method == "GET":
-        return render_template("account/password.html")
+        return render_template("account/password.html", second_factor_required=user.mfa_required)
     new = request.form.get("password", "")[:1024]
     if new != request.form.get("password_confirm", "")[:1024]:
-        return render_template("account/password.html", error="The two new passwords differ."), 400
+        return render_template("account/password.html", second_factor_required=user.mfa_required, error=gettext("The two new passwords differ.")), 400
     # The current password is a guess like any other: it goes through the lockout.
     regulator = current_app.extensions["idp.regulator"]
     try:
         reservation = regulator.reserve(device.browser().attempt(account_key(user.email)))
     except Locked as locked:
-        return render_template("account/password.html", error=f"Too many attempts. Try again in {locked.retry_after} seconds."), 429
+        return render_template("account/password.html", second_factor_required=user.mfa_required, error=i18n.try_again_in(locked.retry_after)), 429
     try:
         accounts.change_password(user, request.form.get("current_password", "")[:1024], new,
                                  passwords=current_app.extensions["idp.passwords"], ip=client_ip())
@@ -214,7 +232,7 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
         db.session.rollback()
         if isinstance(exc, WeakPassword):
             regulator.succeeded(reservation, complete=False)  # the current password was right
-        return render_template("account/password.html", error=str(exc)), 400
+        return render_template("account/password.html", second_factor_required=user.mfa_required, error=i18n.explain(exc)), 400
     db.session.commit()
     regulator.succeeded(reservation, complete=False)
     web_session.carry_into_new_epoch(user)

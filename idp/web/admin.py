@@ -12,9 +12,10 @@ import functools
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import or_, select
 
-from .. import accounts, audit, clock, mail, mfa
+from .. import accounts, audit, clock, i18n, mail, mfa
 from .. import clients as client_registry
 from .. import upstreams as upstream_registry
 from ..authn import acr as acrs
@@ -29,6 +30,12 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE = 50
 
+_USER_ACTIONS_DONE = {
+    "disable": lazy_gettext("disabled"), "enable": lazy_gettext("enabled"), "unlock": lazy_gettext("unlocked"),
+    "reset-mfa": lazy_gettext("two-factor authentication reset"), "promote": lazy_gettext("made an admin"),
+    "demote": lazy_gettext("no longer an admin"),
+}
+
 
 def admin_required(view: Callable) -> Callable:
     @functools.wraps(view)
@@ -38,7 +45,7 @@ def admin_required(view: Callable) -> Callable:
             return redirect(url_for("auth.login", next=flow.safe_next(request.path)))
         if not user.is_admin:
             return render_template("oauth/error.html", error="forbidden",
-                                   description="This page is for administrators."), 403
+                                   description=gettext("This page is for administrators.")), 403
         if not acrs.satisfies(acrs.level(state.factors), "mfa"):
             enrolled = mfa.enrolled(user.id)
             here = flow.Flow(None, None, None, flow.safe_next(request.path if request.method == "GET" else "/admin"))
@@ -83,7 +90,7 @@ def users() -> str:
 def user_detail(user_id: int) -> str | tuple[str, int]:
     person = db.session.get(User, user_id)
     if person is None:
-        return render_template("oauth/error.html", error="not_found", description="No such person."), 404
+        return render_template("oauth/error.html", error="not_found", description=gettext("No such person.")), 404
     return render_template(
         "admin/user.html", person=person,
         lockout=current_app.extensions["idp.regulator"].status(person.email),
@@ -98,7 +105,7 @@ def user_detail(user_id: int) -> str | tuple[str, int]:
 def user_action(user_id: int, action: str) -> Response:
     person = db.session.get(User, user_id)
     if person is None:
-        return _refuse("admin.users", "no such person")
+        return _refuse("admin.users", gettext("No such person."))
     try:
         if action == "disable":
             accounts.disable(person, actor=g.admin)
@@ -112,12 +119,12 @@ def user_action(user_id: int, action: str) -> Response:
         elif action in ("promote", "demote"):
             accounts.set_admin(person, action == "promote", actor=g.admin)
         else:
-            return _refuse("admin.user_detail", "unknown action", user_id=user_id)
+            return _refuse("admin.user_detail", gettext("Unknown action."), user_id=user_id)
     except accounts.AccountError as exc:
         db.session.rollback()
-        return _refuse("admin.user_detail", str(exc), user_id=user_id)
+        return _refuse("admin.user_detail", i18n.explain(exc), user_id=user_id)
     db.session.commit()
-    return _done("admin.user_detail", action, user_id=user_id)
+    return _done("admin.user_detail", str(_USER_ACTIONS_DONE[action]), user_id=user_id)
 
 
 # --- invitations --------------------------------------------------------------------------
@@ -130,15 +137,16 @@ def invitations() -> Response | str:
             link = accounts.invite(
                 request.form.get("email", ""), actor=g.admin,
                 is_admin=bool(request.form.get("admin")), require_mfa=bool(request.form.get("require_mfa")),
+                locale=request.form.get("language") if request.form.get("language") in i18n.LANGUAGES else i18n.current(),
             )
         except accounts.AccountError as exc:
             db.session.rollback()
-            return _refuse("admin.invitations", str(exc))
+            return _refuse("admin.invitations", i18n.explain(exc))
         except mail.MailError:
             db.session.rollback()
-            return _refuse("admin.invitations", "the mail could not be sent; nothing was saved")
+            return _refuse("admin.invitations", gettext("The mail could not be sent; nothing was saved."))
         db.session.commit()
-        return _done("admin.invitations", f"invitation sent, link valid until {link.expires_at}")
+        return _done("admin.invitations", gettext("invitation sent, link valid until %(when)s", when=i18n.format_when(link.expires_at)))
     now = clock.now()
     rows = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(PAGE)).all()
     return render_template("admin/invitations.html", rows=[(r, r.state(now)) for r in rows])
@@ -153,12 +161,12 @@ def invitation_action(invitation_id: int, action: str) -> Response:
         elif action == "revoke":
             accounts.revoke_invitation(invitation_id, actor=g.admin)
         else:
-            return _refuse("admin.invitations", "unknown action")
+            return _refuse("admin.invitations", gettext("Unknown action."))
     except (accounts.AccountError, mail.MailError) as exc:
         db.session.rollback()
-        return _refuse("admin.invitations", str(exc))
+        return _refuse("admin.invitations", i18n.explain(exc))
     db.session.commit()
-    return _done("admin.invitations", action)
+    return _done("admin.invitations", gettext("invitation sent again") if action == "resend" else gettext("invitation revoked"))
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -179,7 +187,7 @@ def clients() -> Response | str:
             )
         except client_registry.ClientError as exc:
             db.session.rollback()
-            return _refuse("admin.clients", str(exc))
+            return _refuse("admin.clients", i18n.explain(exc))
         db.session.commit()
         return render_template("admin/secret.html", client=client, secret=secret)
     rows = db.session.scalars(select(Client).order_by(Client.name)).all()
@@ -191,15 +199,15 @@ def clients() -> Response | str:
 def client_detail(client_id: str) -> Response | str | tuple[str, int]:
     client = client_registry.find(client_id)
     if client is None:
-        return render_template("oauth/error.html", error="not_found", description="No such client."), 404
+        return render_template("oauth/error.html", error="not_found", description=gettext("No such client.")), 404
     if request.method == "POST":
         try:
             client_registry.update_uris(client, _uris("redirect_uris"), _uris("post_logout_redirect_uris"), actor_id=g.admin.id)
         except client_registry.ClientError as exc:
             db.session.rollback()
-            return _refuse("admin.client_detail", str(exc), client_id=client_id)
+            return _refuse("admin.client_detail", i18n.explain(exc), client_id=client_id)
         db.session.commit()
-        return _done("admin.client_detail", "saved", client_id=client_id)
+        return _done("admin.client_detail", gettext("saved"), client_id=client_id)
     return render_template("admin/client.html", client=client)
 
 
@@ -210,9 +218,9 @@ def client_rotate_secret(client_id: str) -> Response | str:
     try:
         secret = client_registry.rotate_secret(client, actor_id=g.admin.id) if client else None
     except client_registry.ClientError as exc:
-        return _refuse("admin.clients", str(exc))
+        return _refuse("admin.clients", i18n.explain(exc))
     if client is None:
-        return _refuse("admin.clients", "no such client")
+        return _refuse("admin.clients", gettext("No such client."))
     db.session.commit()
     return render_template("admin/secret.html", client=client, secret=secret)
 
@@ -224,7 +232,7 @@ def client_delete(client_id: str) -> Response:
     if client is not None:
         client_registry.delete(client, actor_id=g.admin.id)
         db.session.commit()
-    return _done("admin.clients", "deleted")
+    return _done("admin.clients", gettext("client deleted"))
 
 
 # --- upstream providers ---------------------------------------------------------------
@@ -243,9 +251,10 @@ def upstreams() -> Response | str:
             )
         except upstream_registry.UpstreamConfigError as exc:
             db.session.rollback()
-            return _refuse("admin.upstreams", str(exc))
+            return _refuse("admin.upstreams", i18n.explain(exc))
         db.session.commit()
-        return _done("admin.upstreams", f"{row.display_name} added; register {upstream_registry.redirect_uri(row.name)} at the provider")
+        return _done("admin.upstreams", gettext("%(provider)s added; register %(uri)s at the provider",
+                                                provider=row.display_name, uri=upstream_registry.redirect_uri(row.name)))
     return render_template("admin/upstreams.html", rows=upstream_registry.every(), links=upstream_registry.link_counts(),
                            redirect_base=current_app.config["IDP_ISSUER"])
 
@@ -256,9 +265,10 @@ def upstream_remove(name: str) -> Response:
     try:
         links = upstream_registry.remove(name, actor_id=g.admin.id)
     except upstream_registry.UpstreamConfigError as exc:
-        return _refuse("admin.upstreams", str(exc))
+        return _refuse("admin.upstreams", i18n.explain(exc))
     db.session.commit()
-    return _done("admin.upstreams", f"{name} removed with {links} link{'s' if links != 1 else ''}")
+    return _done("admin.upstreams", ngettext("%(provider)s removed with %(num)d link", "%(provider)s removed with %(num)d links",
+                                             links, provider=name))
 
 
 # --- keys and the audit log ------------------------------------------------------------
@@ -269,11 +279,11 @@ def keys() -> Response | str:
     if request.method == "POST":
         alg = request.form.get("alg") or current_app.config["IDP_SIGNING_ALG"]
         if alg not in rotation.ALGORITHMS:
-            return _refuse("admin.keys", "unknown algorithm")
+            return _refuse("admin.keys", gettext("Unknown algorithm."))
         active = rotation.rotate_now(alg, current_app.extensions["idp.keyring"], current_app.config["IDP_KEY_RETIRED_GRACE"])
         audit.emit("keys.rotated", actor_id=g.admin.id, alg=alg, kid=active.kid)
         db.session.commit()
-        return _done("admin.keys", f"{alg} key {active.kid} is active")
+        return _done("admin.keys", gettext("%(alg)s key %(kid)s is active", alg=alg, kid=active.kid))
     rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
     return render_template("admin/keys.html", rows=rows, algorithms=rotation.ALGORITHMS)
 

@@ -7,8 +7,9 @@ import functools
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 
-from .. import mfa, upstreams
+from .. import i18n, mfa, upstreams
 from ..authn import outcomes, password, second_factor
 from ..authn.policy import AuthState
 from ..extensions import db
@@ -49,7 +50,7 @@ def login_submit() -> Response | tuple[str, int]:
     if isinstance(outcome, outcomes.Locked):
         return _locked("auth/login.html", outcome, flow=current, email=email, upstreams=upstreams.buttons())
     if isinstance(outcome, outcomes.Refused):
-        return _login_page(current, email, "Incorrect email or password."), 401
+        return _login_page(current, email, gettext("Incorrect email or password.")), 401
     if isinstance(outcome, outcomes.SecondFactorDue):
         return flow.go_to_step(current, outcome.step, outcome.user, first=outcome.first)
     return signed_in(current, outcome)
@@ -86,7 +87,7 @@ def _regulator() -> Regulator:
 
 def _locked(template: str, locked: outcomes.Locked, **context) -> tuple[str, int, dict]:
     """429 with Retry-After (RFC 6585 §4), and the page says when to try again."""
-    error = f"Too many attempts. Try again in {locked.retry_after} second{'s' if locked.retry_after != 1 else ''}."
+    error = i18n.try_again_in(locked.retry_after)
     return render_template(template, error=error, **context), 429, {"Retry-After": str(locked.retry_after)}
 
 
@@ -164,7 +165,7 @@ def mfa_submit(current: flow.Flow, record: dict, user: User) -> Response | tuple
     if isinstance(outcome, outcomes.StartOver):
         return start_over(current)
     if isinstance(outcome, outcomes.Refused):
-        return _mfa_page(current, record, user, error="That code is not valid.", status=401)
+        return _mfa_page(current, record, user, error=gettext("That code is not valid."), status=401)
     if isinstance(outcome, outcomes.Expired):
         return flow.expired()
     return signed_in(current, outcome)
@@ -173,7 +174,7 @@ def mfa_submit(current: flow.Flow, record: dict, user: User) -> Response | tuple
 def start_over(current: flow.Flow) -> tuple[str, int]:
     page = render_template(
         "oauth/error.html", error="too_many_attempts",
-        description="Too many wrong codes for this sign-in. Start again from the password.",
+        description=gettext("Too many wrong codes for this sign-in. Start again from the password."),
         retry_url=url_for("auth.login", flow=current.id) if current.id else url_for("auth.login", next=current.next),
     )
     return page, 429

@@ -69,15 +69,14 @@ def signed_in(user: "User", account: str) -> None:
 def _notify_new_device(user: "User") -> None:
     from .. import mail
 
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    agent = (request.user_agent.string or "an unknown browser")[:200]
-    body = (
-        f"Your account at {current_app.config['IDP_ISSUER']} was signed in to from a browser it had\n"
-        f"not seen before.\n\n    When:    {when}\n    Address: {request.remote_addr}\n    Browser: {agent}\n\n"
-        "If this was you, there is nothing to do. If not, change your password and review your\n"
-        "second factors on your account page at once.\n"
+    from ..accounts import language_of
+
+    subject, body = mail.compose(
+        "new_device", language_of(user), site=current_app.config["IDP_ISSUER"], when=datetime.now(timezone.utc),
+        address=request.remote_addr,
+        browser=(request.user_agent.string or "")[:200],
     )
-    mail.send_later(user.email, "New sign-in to your account", body)
+    mail.send_later(user.email, subject, body)
 
 
 def register(app: Flask) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 
 from flask import Flask, Response, render_template, request
+from flask_babel import force_locale, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, abort
@@ -18,6 +19,7 @@ from ..store import StoreUnavailable
 
 log = logging.getLogger("idp")
 
+_SIGN_IN_UNAVAILABLE = lazy_gettext("Sign-in is unavailable for a moment. Please try again shortly.")
 _JSON_PATHS = ("/token", "/revoke", "/introspect", "/userinfo", "/jwks.json", "/.well-known/", "/webauthn/")
 
 
@@ -25,12 +27,31 @@ def _wants_json() -> bool:
     return request.path.startswith(_JSON_PATHS)
 
 
+#: A page's heading for its status.
+_HEADINGS = {
+    404: lazy_gettext("Not found"),
+    429: lazy_gettext("Too many attempts"),
+    503: lazy_gettext("Temporarily unavailable"),
+}
+#: What a page says in place of Werkzeug's English description of an HTTP error.
+_DESCRIPTIONS = {
+    404: lazy_gettext("There is no page at this address. Check the link, or start from the sign-in page."),
+    405: lazy_gettext("This page cannot be used this way. Go back and try again."),
+    413: lazy_gettext("What was sent is too large."),
+}
+_GENERIC = lazy_gettext("The request could not be handled. Go back and try again.")
+
+
 def _answer(status: int, error: str, description: str, retry_after: int | None = None) -> Response:
+    """`description`: a lazy string, or text of our own, said in the reader's language on a
+    page; an API client reads it in English (it is for the developer, RFC 6749 §5.2)."""
     if _wants_json():
-        body = json.dumps({"error": error, "error_description": description})
+        with force_locale("en"):
+            body = json.dumps({"error": error, "error_description": str(description)})
         response = Response(body, status=status, mimetype="application/json")
     else:
-        page = render_template("errors/error.html", status=status, error=error, description=description)
+        heading = _HEADINGS.get(status, lazy_gettext("Something is wrong"))
+        page = render_template("errors/error.html", status=status, error=error, heading=heading, description=description)
         response = Response(page, status=status)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
@@ -43,7 +64,7 @@ def register(app: Flask) -> None:
         # PostgreSQL refuses NUL in text: such input is malformed, not a server error.
         values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
         if any("\x00" in value for value in values):
-            abort(400, description="The request contains a NUL character.")
+            abort(400, description=lazy_gettext("The request contains a NUL character."))
 
     # First of all before_request hooks: before CSRF protection reads the session.
     app.before_request_funcs.setdefault(None, []).insert(0, no_nul_characters)
@@ -52,37 +73,41 @@ def register(app: Flask) -> None:
     def store_down(exc: StoreUnavailable) -> Response:
         # Fail closed: without Redis there is no session, lockout or replay protection.
         log.error("redis unavailable: %s", exc)
-        return _answer(503, "temporarily_unavailable", "Sign-in is unavailable for a moment. Please try again shortly.", 5)
+        return _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> Response:
         # A lost connection (a database restart): the pool is rebuilt for the next request.
         log.error("database unavailable: %s", exc)
         db.session.rollback()
-        return _answer(503, "temporarily_unavailable", "The service is unavailable for a moment. Please try again shortly.", 5)
+        return _answer(503, "temporarily_unavailable", lazy_gettext("The service is unavailable for a moment. Please try again shortly."), 5)
 
     @app.errorhandler(HasherBusy)
     def hasher_busy(exc: HasherBusy) -> Response:
-        return _answer(503, "temporarily_unavailable", "Too many sign-ins at once. Please try again in a moment.", 2)
+        return _answer(503, "temporarily_unavailable", lazy_gettext("Too many sign-ins at once. Please try again in a moment."), 2)
 
     @app.errorhandler(VerifierUnavailable)
     def legacy_verifier_down(exc: VerifierUnavailable) -> Response:
         # Fail closed: the old system could not say whether the password is right.
         log.error("%s", exc)
-        return _answer(503, "temporarily_unavailable", "Sign-in is unavailable for a moment. Please try again shortly.", 5)
+        return _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
         if not store.is_reachable():
             # Without the session store no token can match: say what is really wrong.
             return store_down(StoreUnavailable("the session store is unreachable"))
-        return _answer(400, "invalid_request", "The form expired or was not sent by this site. Go back, reload the page and try again.")
+        return _answer(400, "invalid_request", lazy_gettext("The form expired or was not sent by this site. Go back, reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        return _answer(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+        description = exc.description or ""
+        if not _wants_json() and description == type(exc).description:
+            # Werkzeug's own English sentence: a page says one of ours.
+            description = _DESCRIPTIONS.get(exc.code, _GENERIC)
+        return _answer(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), description)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return _answer(500, "server_error", "Something went wrong on our side. Please try again.")
+        return _answer(500, "server_error", lazy_gettext("Something went wrong on our side. Please try again."))

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from flask import Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
-from .. import clock, mfa
+from .. import clock, i18n, mfa
 from ..authn import acr as acrs
 from ..authn.policy import AuthState, Demand, Satisfied
 from ..authn.steps import Step, next_step, user_floor
@@ -63,9 +64,19 @@ def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
     data = flows.get(flow_id)
     if data is None or data["bind"] != web_session.browser_binding():
         return None
+    # The switch, used within this flow, wins over the client's ui_locales (choose_language).
+    i18n.use_ui_locales(data.get("language") or data["params"].get("ui_locales"))
     server = current_app.extensions["idp.authorization_server"]
     req = authz.validate(server, data["params"], url_for("oauth.authorize", _external=True))
     return Flow(flow_id, req, web_session.verified_in_flow(flow_id))
+
+
+def choose_language(flow_id: str, code: str) -> None:
+    """The language switch, pressed on a page of this browser's flow: the person's choice
+    beats the ui_locales the client sent, for the rest of the flow."""
+    data = flows.get(flow_id)
+    if data is not None and data["bind"] == web_session.browser_binding():
+        flows.replace(flow_id, {**data, "language": code})
 
 
 def from_request() -> Flow | Response:
@@ -131,7 +142,7 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
         if req is None:
             return redirect(flow.next, code=303)
         if flow.id and not flows.delete(flow.id):  # single use: a second tab cannot finish it again
-            return error_page("expired_flow", "This sign-in was already completed.")
+            return error_page("expired_flow", gettext("This sign-in was already completed. Go back to the application."))
         return issue_code(req, user, state, outcome)
     if req is not None and "none" in req.prompts:
         # OIDC Core 3.1.2.6: no interaction allowed, so say what would have been needed.
@@ -143,7 +154,7 @@ def proceed(flow: Flow, evaluated: tuple[User | None, AuthState | None, Satisfie
     if outcome.kind == "unmet":
         return redirect_error(req, "unmet_authentication_requirements",
                               f"no enrolled authenticator can reach acr {outcome.target}") if req else \
-            error_page("unmet_authentication_requirements", "None of your authenticators can do what this page needs.", 403)
+            error_page("unmet_authentication_requirements", gettext("None of your authenticators can do what this page needs."), 403)
     return go_to_step(flow, outcome, user)
 
 
@@ -202,7 +213,8 @@ def issue_code(req: authz.AuthorizationRequest, user: User, state: AuthState, ou
 def authorization_error(error: OAuth2Error) -> Response:
     if not error.redirect_uri:
         # Client or redirect URI unverified: tell the person, redirect nowhere.
-        return error_page(error.error, error.description or "The request is not valid.")
+        return error_page(error.error, str(_OAUTH_ERRORS.get(error.error, _OAUTH_ERRORS["invalid_request"])),
+                          detail=error.description)
     params = {"error": error.error, "error_description": error.description, "state": error.state}
     return respond(error.redirect_uri, getattr(error, "response_mode", "query"), params)
 
@@ -223,9 +235,21 @@ def respond(redirect_uri: str, mode: str, params: dict) -> Response:
     return redirect(redirect_uri + sep + urlencode(params), code=303 if request.method == "POST" else 302)
 
 
-def error_page(error: str, description: str, status: int = 400) -> Response:
-    return Response(render_template("oauth/error.html", error=error, description=description), status=status)
+#: What a person is told about a request we cannot even answer to its app (client or
+#: redirect URI unverified); the protocol's own description follows as a detail.
+_OAUTH_ERRORS = {
+    "invalid_request": lazy_gettext("The application sent a sign-in request that cannot be accepted. Go back to it and try again; if this happens again, tell its developers."),
+    "invalid_client": lazy_gettext("The application is not registered here. Tell its developers."),
+    "unauthorized_client": lazy_gettext("The application is not allowed to sign people in this way. Tell its developers."),
+    "invalid_scope": lazy_gettext("The application asked for access that is not offered here. Tell its developers."),
+}
+
+
+def error_page(error: str, description: str, status: int = 400, detail: str | None = None) -> Response:
+    """`detail`: the protocol's description (English, for the developer), under the sentence."""
+    page = render_template("oauth/error.html", error=error, description=description, detail=detail)
+    return Response(page, status=status)
 
 
 def expired() -> Response:
-    return error_page("expired_flow", "This sign-in has expired. Go back to the application and start again.")
+    return error_page("expired_flow", gettext("This sign-in has expired. Go back to the application and start again."))

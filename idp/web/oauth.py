@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask_babel import gettext
 
+from .. import i18n
 from ..authn import policy
 from ..extensions import csrf, db
 from ..models import User
@@ -54,6 +56,7 @@ def jwks() -> Response:
 def authorize() -> Response:
     try:
         params = authz.single_valued(request.values.to_dict(flat=False))
+        i18n.use_ui_locales(params.get("ui_locales"))
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
         return flow.authorization_error(error)
@@ -157,7 +160,7 @@ def logout() -> Response:
     try:
         end = _server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return flow.error_page(error.error, error.description or "The logout request is not valid.")
+        return flow.error_page(error.error, gettext("The sign-out request from the application is not valid."), detail=error.description)
     user, _ = web_session.current_user()
     hint_sub = (end.id_token_claims or {}).get("sub")
     if user is not None and hint_sub != user.subject:

@@ -7,8 +7,9 @@ There is no sign-up page: an account comes to exist only here (an invitation) or
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
-from .. import accounts, clock, mail, mfa, upstreams
+from .. import accounts, clock, i18n, mail, mfa, upstreams
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
@@ -22,10 +23,10 @@ bp = Blueprint("onboarding", __name__)
 MAX_FIELD = 1024
 
 _INVALID = {
-    "used": "This invitation was already used. Sign in instead, or ask for a new invitation.",
-    "expired": "This invitation has expired. Ask the person who invited you for a new one.",
-    "revoked": "This invitation was withdrawn. Ask the person who invited you for a new one.",
-    "unknown": "This invitation link is not valid. Check that you copied all of it.",
+    "used": lazy_gettext("This invitation was already used. Sign in instead, or ask for a new invitation."),
+    "expired": lazy_gettext("This invitation has expired. Ask the person who invited you for a new one."),
+    "revoked": lazy_gettext("This invitation was withdrawn. Ask the person who invited you for a new one."),
+    "unknown": lazy_gettext("This invitation link is not valid. Check that you copied all of it."),
 }
 
 
@@ -41,22 +42,23 @@ def _invite_page(row, token: str, error: str | None = None) -> str:  # noqa: ANN
 def invite(token: str) -> Response | str | tuple[str, int]:
     row, state = accounts.invitation_for(token[:128])
     if row is None or state != "pending":
-        return _gone(_INVALID[state], 404 if state == "unknown" else 410)
+        return _gone(str(_INVALID[state]), 404 if state == "unknown" else 410)
     if request.method == "GET":
         return _invite_page(row, token)
     password = request.form.get("password", "")[:MAX_FIELD]
     if password != request.form.get("password_confirm", "")[:MAX_FIELD]:
-        return _invite_page(row, token, "The two passwords differ."), 400
+        return _invite_page(row, token, gettext("The two passwords differ.")), 400
     try:
         user = accounts.complete_invitation(
-            token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"]
+            token, password, name=request.form.get("name"), passwords=current_app.extensions["idp.passwords"],
+            locale=i18n.current(),
         )
     except WeakPassword as weak:
         db.session.rollback()
-        return _invite_page(row, token, str(weak)), 400
+        return _invite_page(row, token, i18n.explain(weak)), 400
     except accounts.AccountError as exc:
         db.session.rollback()
-        return _gone(str(exc))
+        return _gone(i18n.explain(exc))
     db.session.commit()
     return welcome(user, {"pwd": clock.now()})
 
@@ -91,7 +93,7 @@ def reset_link(token: str) -> Response | tuple[str, int]:
     in no later URL, pending record or log line."""
     row, _ = accounts.reset_for(token[:128])
     if row is None:
-        return _gone("This link is not valid any more. Ask for a new one.")
+        return _gone(gettext("This link is not valid any more. Ask for a new one."))
     keyring = current_app.extensions["idp.keyring"]
     web_session.stash("reset", keyring.encrypt(token.encode(), context=b"password-reset"))
     return redirect(url_for("onboarding.reset"), code=303)
@@ -103,25 +105,25 @@ def reset() -> Response | str | tuple[str, int]:
     token = current_app.extensions["idp.keyring"].decrypt(sealed, context=b"password-reset").decode() if sealed else ""
     row, user = accounts.reset_for(token) if token else (None, None)
     if row is None:
-        return _gone("This link is not valid any more. Ask for a new one.")
+        return _gone(gettext("This link is not valid any more. Ask for a new one."))
     enrolled = mfa.enrolled(user.id)
     if enrolled and not _second_factor_just_verified(user.id):
         # A stolen mailbox alone does not take the account: the second factor first.
         here = flow.Flow(None, None, None, "/password/reset")
         return flow.go_to_step(here, Step("second_factor", "mfa", tuple(sorted(enrolled))), user, purpose="reset")
     if request.method == "GET":
-        return render_template("onboarding/reset.html")
+        return render_template("onboarding/reset.html", second_factor_required=user.mfa_required)
     password = request.form.get("password", "")[:MAX_FIELD]
     if password != request.form.get("password_confirm", "")[:MAX_FIELD]:
-        return render_template("onboarding/reset.html", error="The two passwords differ."), 400
+        return render_template("onboarding/reset.html", second_factor_required=user.mfa_required, error=gettext("The two passwords differ.")), 400
     try:
         user = accounts.complete_password_reset(token, password, passwords=current_app.extensions["idp.passwords"], ip=client_ip())
     except WeakPassword as weak:
         db.session.rollback()
-        return render_template("onboarding/reset.html", error=str(weak)), 400
+        return render_template("onboarding/reset.html", second_factor_required=user.mfa_required, error=i18n.explain(weak)), 400
     except accounts.AccountError as exc:
         db.session.rollback()
-        return _gone(str(exc))
+        return _gone(i18n.explain(exc))
     db.session.commit()
     web_session.unstash("reset", keep=False)
     web_session.record_factor(user, "pwd")

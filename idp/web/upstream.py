@@ -9,7 +9,7 @@ import functools
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from .. import accounts, mfa, upstreams
+from .. import accounts, i18n, mfa, upstreams
 from ..authn import outcomes, upstream as use
 from ..authn.policy import AuthState
 from ..extensions import db
@@ -107,9 +107,9 @@ def unlink(user: User, state: AuthState, link_id: int) -> Response:
         shown = upstreams.unlink(user, link_id, ip=device.client_ip())
     except upstreams.UpstreamConfigError as exc:
         db.session.rollback()
-        return redirect(url_for("account.index", error=str(exc)), code=303)
+        return redirect(url_for("account.index", error=i18n.explain(exc)), code=303)
     db.session.commit()
-    return redirect(url_for("account.index", done=f"{shown} unlinked"), code=303)
+    return redirect(url_for("account.index", done="unlinked", provider=shown), code=303)
 
 
 # --- the way back ---------------------------------------------------------------------------
@@ -168,8 +168,8 @@ def _linked(row: Upstream, verified: use.Verified) -> Response | tuple[str, int]
     if isinstance(result, outcomes.Refused):
         return _refused(result.reason, row)
     if isinstance(result, use.NotLinked):
-        return redirect(url_for("account.index", error=result.message), code=303)
-    return redirect(url_for("account.index", done=f"{result.display_name} linked"), code=303)
+        return redirect(url_for("account.index", error=i18n.explain(result.message)), code=303)
+    return redirect(url_for("account.index", done="linked", provider=result.display_name), code=303)
 
 
 def _locked(row: Upstream, locked: outcomes.Locked) -> tuple[str, int, dict]:

@@ -3,9 +3,13 @@ use one as the second factor, or sign in with a passkey alone."""
 
 from __future__ import annotations
 
+import logging
+
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
-from .. import clock, mfa
+from flask_babel import gettext, lazy_gettext
+
+from .. import clock, i18n, mfa
 from ..authn import outcomes, security_key
 from ..extensions import db
 from ..mfa import webauthn as wa
@@ -15,11 +19,28 @@ from . import account, device, flow, session as web_session
 from .auth import pending_sign_in, signed_in
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
+log = logging.getLogger("idp.webauthn")
+
+
+@bp.before_request
+def _page_language() -> None:
+    """Answer in the language of the page that calls (static/webauthn.js sends it): its
+    sentences are shown there, and that page may speak the flow's ui_locales."""
+    i18n.use_ui_locales(request.headers.get("X-Page-Language", "")[:8])
 
 
 @bp.errorhandler(wa.CeremonyFailed)
 def _malformed(exc: wa.CeremonyFailed) -> tuple[Response, int]:
-    return _fail(str(exc), 400)
+    log.info("webauthn request refused: %s", exc)
+    return _fail(gettext("The browser's answer could not be read. Reload the page and try again."), 400)
+
+
+def _expired() -> tuple[Response, int]:
+    return _fail(gettext("This sign-in has expired. Start again."), 400)
+
+
+def _try_again() -> tuple[Response, int]:
+    return _fail(gettext("The request expired. Try again."))
 
 
 def _rp() -> wa.RelyingParty:
@@ -52,12 +73,12 @@ def _follow(response: Response) -> Response:
 def register_options() -> Response | tuple[Response, int]:
     user, state = web_session.current_user()
     if user is None:
-        return _fail("not signed in", 401)
+        return _fail(gettext("You are no longer signed in. Reload the page and sign in again."), 401)
     if not account.fresh_enough(user, state):
-        return _fail("confirm it's you first: reload the page", 403)
+        return _fail(gettext("Confirm it's you first: reload the page."), 403)
     body = wa.parse(request.get_data())
     passkey = bool(body.get("passkey"))
-    name = str(body.get("name") or ("Passkey" if passkey else "Security key")).strip()[:100]
+    name = str(body.get("name") or (gettext("Passkey") if passkey else gettext("Security key"))).strip()[:100]
     existing = db.session.query(WebAuthnCredential).filter_by(user_id=user.id).all()
     options, challenge = wa.registration_options(
         _rp(), user_handle=user.subject.encode(), user_name=user.email, passkey=passkey, existing=existing
@@ -70,20 +91,21 @@ def register_options() -> Response | tuple[Response, int]:
 def register_verify() -> Response | tuple[Response, int]:
     user, state = web_session.current_user()
     if user is None:
-        return _fail("not signed in", 401)
+        return _fail(gettext("You are no longer signed in. Reload the page and sign in again."), 401)
     body = wa.parse(request.get_data())
     current = _flow(body)
     if current is None:
-        return _fail("this sign-in has expired", 400)
+        return _expired()
     issued = challenges.take("register", state.sid)
     if issued is None or issued["user_id"] != user.id:
-        return _fail("the request expired: try again")
+        return _try_again()
     try:
         new = wa.verify_registration(_rp(), response=body.get("credential") or {}, challenge=issued["challenge"], passkey=issued["passkey"])
     except wa.CeremonyFailed as exc:
-        return _fail(f"the security key could not be registered ({exc})")
+        log.info("webauthn registration refused: %s", exc)
+        return _fail(gettext("The security key could not be registered. Try again, or use another key."))
     if db.session.query(WebAuthnCredential.id).filter_by(credential_id=new.credential_id).first():
-        return _fail("this security key is already registered")
+        return _fail(gettext("This security key is already registered. Use another one, or sign in with it."))
     first = not mfa.enrolled(user.id)
     db.session.add(WebAuthnCredential(
         user_id=user.id, credential_id=new.credential_id, public_key=new.public_key, sign_count=new.sign_count,
@@ -101,7 +123,7 @@ def mfa_options() -> Response | tuple[Response, int]:
     current = _flow(body)
     record, user = _pending_for(current)
     if record is None or "hwk" not in record["methods"]:
-        return _fail("this sign-in has expired", 400)
+        return _expired()
     credentials = db.session.query(WebAuthnCredential).filter_by(user_id=user.id).all()
     options, challenge = wa.authentication_options(_rp(), credentials=credentials, require_uv=False)
     challenges.put("mfa", web_session.pending_id(), {"challenge": challenge, "user_id": user.id})
@@ -114,20 +136,20 @@ def mfa_verify() -> Response | tuple[Response, int]:
     current = _flow(body)
     record, user = _pending_for(current)
     if record is None:
-        return _fail("this sign-in has expired", 400)
+        return _expired()
     pending_id = web_session.pending_id() or ""
     issued = challenges.take("mfa", pending_id)
     if issued is None or issued["user_id"] != user.id:
-        return _fail("the request expired: try again")
+        return _try_again()
     outcome = security_key.verify_as_second_factor(
         _rp(), user=user, record=record, pending_id=pending_id, response=_credential_of(body),
         challenge=issued["challenge"], browser=device.browser(), regulator=_regulator(),
         max_attempts=current_app.config["IDP_MFA_MAX_ATTEMPTS"],
     )
     if isinstance(outcome, outcomes.StartOver):
-        return _fail("too many failed attempts for this sign-in: start again from the password", 429)
+        return _fail(gettext("Too many failed attempts for this sign-in. Start again from the password."), 429)
     if isinstance(outcome, outcomes.Expired):
-        return _fail("this sign-in has expired", 400)
+        return _expired()
     return _render(current, outcome)
 
 
@@ -149,10 +171,10 @@ def passkey_verify() -> Response | tuple[Response, int]:
     body = wa.parse(request.get_data())
     current = _flow(body)
     if current is None:
-        return _fail("this sign-in has expired", 400)
+        return _expired()
     issued = challenges.take("passkey", web_session.browser_binding())
     if issued is None:
-        return _fail("the request expired: try again")
+        return _try_again()
     outcome = security_key.sign_in_with_passkey(
         _rp(), response=_credential_of(body), challenge=issued["challenge"], browser=device.browser(),
         regulator=_regulator(),
@@ -163,9 +185,9 @@ def passkey_verify() -> Response | tuple[Response, int]:
 # --- shared -----------------------------------------------------------------------------
 
 _REFUSALS = {
-    "unknown": "this passkey is not registered here",
-    "not_passkey": "this security key is set up as a second factor, not as a passkey: sign in with your password",
-    "cloned": (
+    "unknown": lazy_gettext("This passkey is not registered here. Sign in with your password."),
+    "not_passkey": lazy_gettext("This security key is set up as a second factor, not as a passkey: sign in with your password first."),
+    "cloned": lazy_gettext(
         "This security key reported a use count lower than before, which can mean it was "
         "copied. It was refused. Use another factor and remove this key from your account."
     ),
@@ -174,10 +196,11 @@ _REFUSALS = {
 
 def _render(current: flow.Flow, outcome: outcomes.Outcome) -> Response | tuple[Response, int]:
     if isinstance(outcome, outcomes.Locked):
-        response = jsonify(error=f"Too many attempts. Try again in {outcome.retry_after} seconds.")
+        response = jsonify(error=i18n.try_again_in(outcome.retry_after))
         return response, 429, {"Retry-After": str(outcome.retry_after)}
     if isinstance(outcome, outcomes.Refused):
-        return _fail(_REFUSALS.get(outcome.reason, "the security key could not be verified"), 401)
+        refusal = _REFUSALS.get(outcome.reason)
+        return _fail(str(refusal) if refusal else gettext("The security key could not be verified. Try again."), 401)
     assert isinstance(outcome, outcomes.SignedIn)
     return _follow(signed_in(current, outcome))
 
