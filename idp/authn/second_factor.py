@@ -21,9 +21,9 @@ def guard(
     """Before a second factor is evaluated: the lockout (it counts like a password), then
     this sign-in's own small budget, after which the attempt is dead."""
     try:
-        reservation = regulator.reserve(browser.attempt(account_key(user.email)))
+        reservation = regulator.reserve(browser.attempt(account_key(user.email), second_factor=True))
     except Locked as locked:
-        return outcomes.Locked(locked.retry_after)
+        return outcomes.Locked(locked.retry_after, second_factor_cap=locked.second_factor_cap)
     tries = counters.incr_once(f"pending:{pending_id}", pending.TTL)
     if tries > max_attempts:
         pending.discard(pending_id)

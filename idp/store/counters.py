@@ -13,34 +13,43 @@ from . import reachable
 
 PREFIX = "idp:lock:"
 
-# KEYS: counter keys. ARGV: now, ttl (s), reset, n (#schedule), schedule…, then one threshold
-# per key; times in milliseconds. Each counter is a hash {f: failures, t: time of the last one}. A key whose quiet period
-# passed counts as empty. If any key is locked, nothing is counted and the longest wait is
-# returned; otherwise every key is incremented.
+# KEYS: counter keys. ARGV: now, n (#schedule), schedule…, then four values per key:
+# threshold, reset, ttl (s), hard; times in milliseconds. Each counter is a hash
+# {f: failures, t: time of the last one}. A key whose quiet period (reset) passed counts as
+# empty. A counter at its threshold is locked for a step of the doubling schedule, or, when
+# `hard`, until its quiet period ends. If any key is locked, nothing is counted and the
+# longest wait is returned (with 1 if a hard counter is among the locked ones); otherwise
+# every key is incremented.
 _RESERVE = """
 local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local reset = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local wait = 0
+local n = tonumber(ARGV[2])
+local wait, hard = 0, 0
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local threshold = tonumber(ARGV[4 + n + i])
+  local at = 2 + n + 4 * (i - 1)
+  local threshold, reset = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
   local f = tonumber(redis.call('HGET', key, 'f') or '0')
   local t = tonumber(redis.call('HGET', key, 't') or '0')
   if now - t >= reset then f = 0 end
   counts[i] = f
   if f >= threshold then
-    local idx = math.min(f - threshold, n - 1)
-    local lock = tonumber(ARGV[5 + idx])
-    if t + lock - now > wait then wait = t + lock - now end
+    local until_
+    if ARGV[at + 4] == '1' then
+      until_ = t + reset
+    else
+      until_ = t + tonumber(ARGV[3 + math.min(f - threshold, n - 1)])
+    end
+    if until_ - now > 0 and ARGV[at + 4] == '1' then hard = 1 end
+    if until_ - now > wait then wait = until_ - now end
   end
 end
-if wait > 0 then return {0, wait} end
-local result = {1, 0}
+if wait > 0 then return {0, wait, hard} end
+local result = {1, 0, 0}
 for i, key in ipairs(KEYS) do
+  local at = 2 + n + 4 * (i - 1)
+  if counts[i] == 0 then redis.call('HDEL', key, 'm') end
   redis.call('HSET', key, 'f', counts[i] + 1, 't', now)
-  redis.call('EXPIRE', key, ttl)
+  redis.call('EXPIRE', key, tonumber(ARGV[at + 3]))
   result[#result + 1] = counts[i] + 1
 end
 return result
@@ -64,22 +73,38 @@ def _script(redis_client, source: str):  # noqa: ANN001, ANN202
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One counter an attempt is charged to, and how it locks."""
+
+    key: str
+    threshold: int
+    reset_ms: int  # failures are forgotten after this much quiet
+    ttl: int  # seconds the key lives after its last failure (at least the quiet period)
+    hard: bool = False  # at the threshold: locked for the rest of the quiet period, no doubling
+
+
+@dataclass(frozen=True)
 class Counter:
     failures: int
     last_failure: int
 
 
-def reserve(
-    keys: list[tuple[str, int]], *, now_ms: int, ttl: int, reset_ms: int, schedule_ms: list[int]
-) -> tuple[int, list[int]]:
-    """(milliseconds to wait, []) if locked; (0, new failure counts) if the attempt may go on."""
+@dataclass(frozen=True)
+class Refusal:
+    wait_ms: int
+    hard: bool
+
+
+def reserve(rules: list[Rule], *, now_ms: int, schedule_ms: list[int]) -> Refusal | list[int]:
+    """A Refusal if a counter is locked; else the new failure counts (the attempt may go on)."""
+    args: list[int] = [now_ms, len(schedule_ms), *schedule_ms]
+    for rule in rules:
+        args += [rule.threshold, rule.reset_ms, rule.ttl, int(rule.hard)]
     with reachable() as r:
-        script = _script(r, _RESERVE)
-        args = [now_ms, ttl, reset_ms, len(schedule_ms), *schedule_ms, *(threshold for _, threshold in keys)]
-        result = script(keys=[PREFIX + k for k, _ in keys], args=args)
+        result = _script(r, _RESERVE)(keys=[PREFIX + rule.key for rule in rules], args=args)
     if int(result[0]) == 0:
-        return int(result[1]), []
-    return 0, [int(x) for x in result[2:]]
+        return Refusal(int(result[1]), bool(int(result[2])))
+    return [int(x) for x in result[3:]]
 
 
 def settle(*, forget: list[str], give_back: list[str]) -> None:
@@ -92,6 +117,13 @@ def settle(*, forget: list[str], give_back: list[str]) -> None:
         for key in give_back:
             _script(r, _GIVE_BACK)(keys=[PREFIX + key], client=pipe)
         pipe.execute()
+
+
+def mark_once(key: str, mark: str) -> bool:
+    """Set a mark on a counter; True only for the caller that set it (mail sent once). A
+    counter that starts again from zero loses its marks."""
+    with reachable() as r:
+        return bool(r.hsetnx(PREFIX + key, mark, 1))
 
 
 def clear(*keys: str) -> None:
