@@ -79,6 +79,8 @@ class Config:
     IDP_LOCKOUT_RESET_SECONDS = _int("IDP_LOCKOUT_RESET_SECONDS", 900)
     #: Per client address: generous enough for an office behind one NAT.
     IDP_LOCKOUT_IP_THRESHOLD = _int("IDP_LOCKOUT_IP_THRESHOLD", 50)
+    #: IPv6 addresses are counted per prefix of this length: one client owns a whole /64.
+    IDP_LOCKOUT_IPV6_PREFIX = _int("IDP_LOCKOUT_IPV6_PREFIX", 64)
 
     #: Second-factor tries per sign-in attempt; then the sign-in starts over from the password.
     IDP_MFA_MAX_ATTEMPTS = _int("IDP_MFA_MAX_ATTEMPTS", 3)

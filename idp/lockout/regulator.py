@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .. import clock
 from ..store import counters
 from ..store.counters import Rule
+from .addresses import counted_address
 from .policy import Limits, key_ttl, retry_after, schedule
 
 
@@ -51,7 +52,8 @@ class Attempt:
     second_factor: bool = False  # a TOTP code, recovery code or security key after the password
 
     def rules(self, regulator: "Regulator") -> list[Rule]:
-        rules = [regulator.rule(f"ip:{self.ip}", regulator.ip_threshold)]
+        address = counted_address(self.ip, v6_prefix=regulator.ipv6_prefix)
+        rules = [regulator.rule(f"ip:{address}", regulator.ip_threshold)]
         if self.account and self.device:
             # OWASP "device cookies": a browser that signed in to this account before has a
             # counter of its own, so an attacker elsewhere cannot lock it out.
@@ -89,9 +91,12 @@ class Reservation:
 
 
 class Regulator:
-    def __init__(self, limits: Limits, ip_threshold: int, second_factor: SecondFactorCap | None = None):
+    def __init__(
+        self, limits: Limits, ip_threshold: int, second_factor: SecondFactorCap | None = None, ipv6_prefix: int = 64,
+    ):
         self.limits = limits
         self.ip_threshold = ip_threshold
+        self.ipv6_prefix = ipv6_prefix
         self.second_factor = second_factor or SecondFactorCap()
         self._schedule_ms = [seconds * 1000 for seconds in schedule(limits)]
 
