@@ -11,14 +11,15 @@ from ..models import User
 
 
 def record_failure(reservation: Reservation, *, factor: str, ip: str, user_id: int | None = None, **detail: Any) -> None:
-    """Its reservation stays counted; a counter that reaches its threshold with it is a
+    """Its reservation becomes a failure; a counter that reaches its threshold with it is a
     lockout, which the audit log records. Nothing the attempt changed is kept."""
     db.session.rollback()
+    failure = reservation.failed()
     audit.emit("login.failed", user_id=user_id, ip=ip, factor=factor, **detail)
-    for key in reservation.reached_lock():
+    for key in failure.reached_lock:
         audit.emit("lockout", user_id=user_id, ip=ip, counter=key.split(":")[0], factor=factor)
-    if user_id is not None and reservation.owner_to_be_told():
-        _tell_owner(user_id, failures=reservation.second_factor_failures(), ip=ip)
+    if user_id is not None and failure.tell_owner:
+        _tell_owner(user_id, failures=failure.second_factor_failures, ip=ip)
     db.session.commit()
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
 from .. import clock
 from ..store import counters
@@ -24,6 +25,14 @@ class Locked(Exception):
         #: The account's second-factor cap is reached: no wait of the doubling schedule ends
         #: it, only a complete sign-in by another route, an admin unlock, or a long quiet.
         self.second_factor_cap = second_factor_cap
+
+
+class Busy(Exception):
+    """Not locked, but the counter's room below its threshold is held by attempts still
+    being evaluated, for longer than a request should wait: try again in a second (503).
+    Nothing was reserved or counted."""
+
+    retry_after = 1
 
 
 def account_key(email: str) -> str:
@@ -66,28 +75,34 @@ class Attempt:
         return rules
 
 
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt did to its counters."""
+
+    reached_lock: list[str]  # the counters it locked (for the audit log)
+    second_factor_failures: int  # its place on the account's second-factor counter (0: none)
+    tell_owner: bool  # the failure after which the owner is mailed (once per run)
+
+
 @dataclass
 class Reservation:
     attempt: Attempt
     rules: list[Rule]
-    counts: list[int] = field(default_factory=list)
+    rid: str
     #: After this many second-factor failures in a row the owner is told (0: never).
     notify_after: int = 0
 
-    def reached_lock(self) -> list[str]:
-        """The counters that this attempt, if it fails, locks (for the audit log)."""
-        return [rule.key for rule, n in zip(self.rules, self.counts) if n == rule.threshold]
-
-    def second_factor_failures(self) -> int:
-        """This attempt's place on the account's second-factor counter (0: not on it)."""
-        return next((n for rule, n in zip(self.rules, self.counts) if rule.key.startswith("mfa:")), 0)
-
-    def owner_to_be_told(self) -> bool:
-        """Whether this failed second factor is the one after which the owner is told: once
-        per run of failures (a complete sign-in starts a new run), whoever gets there first."""
-        if not self.notify_after or self.second_factor_failures() < self.notify_after:
-            return False
-        return counters.mark_once(f"mfa:{self.attempt.account}", "m")
+    def failed(self) -> Failure:
+        """The credential was wrong: each reservation becomes a failure, in one round trip."""
+        steps = [counters.Settle(rule, "f", self.notify_after if rule.key.startswith("mfa:") else 0)
+                 for rule in self.rules]
+        results = counters.settle(self.rid, steps, now_ms=clock.now_ms())
+        second = [(n, mailed) for rule, (n, mailed) in zip(self.rules, results) if rule.key.startswith("mfa:")]
+        return Failure(
+            reached_lock=[rule.key for rule, (n, _) in zip(self.rules, results) if n == rule.threshold],
+            second_factor_failures=second[0][0] if second else 0,
+            tell_owner=bool(second and second[0][1]),
+        )
 
 
 class Regulator:
@@ -97,6 +112,9 @@ class Regulator:
         self.limits = limits
         self.ip_threshold = ip_threshold
         self.ipv6_prefix = ipv6_prefix
+        #: Seconds a request waits for attempts in flight to settle (an argon2 verification
+        #: takes tens of milliseconds) before it is answered Busy.
+        self.max_wait = 3.0
         self.second_factor = second_factor or SecondFactorCap()
         self._schedule_ms = [seconds * 1000 for seconds in schedule(limits)]
 
@@ -108,17 +126,29 @@ class Regulator:
         return Rule(f"mfa:{account}", self.second_factor.cap, memory * 1000, memory, hard=True)
 
     def reserve(self, attempt: Attempt) -> Reservation:
-        """Count the attempt before it is evaluated, or raise Locked."""
+        """Reserve room for the attempt on its counters before it is evaluated, or raise
+        Locked. When the room left is held by attempts in flight, wait (briefly) for them
+        to settle rather than refuse: a correct password is never turned away for others'
+        pending attempts, only, past the wait, asked to retry in a second (Busy)."""
         rules = attempt.rules(self)
-        notify = self.second_factor.notify if attempt.second_factor else 0
-        return Reservation(attempt, rules, self._reserve(rules), notify_after=notify)
+        pause, waited = 0.01, 0.0
+        while True:
+            result = counters.reserve(rules, now_ms=clock.now_ms(), schedule_ms=self._schedule_ms)
+            if isinstance(result, str):
+                notify = self.second_factor.notify if attempt.second_factor else 0
+                return Reservation(attempt, rules, result, notify_after=notify)
+            self._raise_if_locked(result)
+            if waited >= self.max_wait:
+                raise Busy()
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.2)
 
-    def _reserve(self, rules: list[Rule]) -> list[int]:
-        result = counters.reserve(rules, now_ms=clock.now_ms(), schedule_ms=self._schedule_ms)
-        if isinstance(result, counters.Refusal):
+    @staticmethod
+    def _raise_if_locked(refusal: counters.Refusal) -> None:
+        if refusal.wait_ms:
             # Retry-After in whole seconds, rounded up
-            raise Locked(-(-result.wait_ms // 1000), second_factor_cap=result.hard)
-        return result
+            raise Locked(-(-refusal.wait_ms // 1000), second_factor_cap=refusal.hard)
 
     def succeeded(self, reservation: Reservation, *, complete: bool, account: str | None = None) -> None:
         """A correct credential. A complete sign-in forgets the account's (or device's)
@@ -127,12 +157,17 @@ class Regulator:
         factor only gives its own reservation back, so knowing the password does not reset
         the budget for guessing the code. The address counter only gets its own reservation
         back: a spraying address that guesses one password right keeps the rest of its record."""
-        keys = [rule.key for rule in reservation.rules]
-        forget = [k for k in keys if complete and k.startswith(("acct:", "mfa:"))]
+        forgotten = ("acct:", "mfa:") if complete else ()
+        steps = [counters.Settle(rule, "x" if rule.key.startswith(forgotten) else "r") for rule in reservation.rules]
         account = account or reservation.attempt.account
-        if complete and account and f"mfa:{account}" not in forget:
-            forget.append(f"mfa:{account}")
-        counters.settle(forget=forget, give_back=[k for k in keys if k not in forget])
+        if complete and account and not reservation.attempt.second_factor:
+            steps.append(counters.Settle(self.second_factor_rule(account), "x"))
+        counters.settle(reservation.rid, steps, now_ms=clock.now_ms())
+
+    def not_evaluated(self, reservation: Reservation) -> None:
+        """The attempt stopped before its credential was looked at: nothing to count."""
+        counters.settle(reservation.rid, [counters.Settle(rule, "r") for rule in reservation.rules],
+                        now_ms=clock.now_ms())
 
     def unlock(self, email: str) -> int:
         account = account_key(email)
@@ -141,7 +176,10 @@ class Regulator:
     def client_failed(self, client_id: str) -> None:
         """A wrong client secret at the token endpoint: counted per client_id, or Locked if
         the counter already is (then nothing more is counted)."""
-        self._reserve([self.rule(f"client:{client_id}", self.limits.threshold)])
+        result = counters.charge([self.rule(f"client:{client_id}", self.limits.threshold)],
+                                 now_ms=clock.now_ms(), schedule_ms=self._schedule_ms)
+        if isinstance(result, counters.Refusal):
+            self._raise_if_locked(result)
 
     def status(self, email: str) -> dict:
         """What an admin sees: failures in the current window and the wait, if locked, and

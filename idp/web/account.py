@@ -214,6 +214,8 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
         db.session.rollback()
         if isinstance(exc, WeakPassword):
             regulator.succeeded(reservation, complete=False)  # the current password was right
+        else:
+            reservation.failed()
         return render_template("account/password.html", error=str(exc)), 400
     db.session.commit()
     regulator.succeeded(reservation, complete=False)
