@@ -79,9 +79,20 @@ class Config:
     IDP_LOCKOUT_RESET_SECONDS = _int("IDP_LOCKOUT_RESET_SECONDS", 900)
     #: Per client address: generous enough for an office behind one NAT.
     IDP_LOCKOUT_IP_THRESHOLD = _int("IDP_LOCKOUT_IP_THRESHOLD", 50)
+    #: IPv6 addresses are counted per prefix of this length: one client owns a whole /64.
+    IDP_LOCKOUT_IPV6_PREFIX = _int("IDP_LOCKOUT_IPV6_PREFIX", 64)
 
     #: Second-factor tries per sign-in attempt; then the sign-in starts over from the password.
     IDP_MFA_MAX_ATTEMPTS = _int("IDP_MFA_MAX_ATTEMPTS", 3)
+    #: Failed second factors (codes, recovery codes, security keys) per account since its last
+    #: complete sign-in, after which second factors are refused until a complete sign-in by
+    #: another route (a passkey) or `idp users unlock`. NIST SP 800-63B-4 §3.2.2: at most 100.
+    IDP_MFA_FAILURE_CAP = _int("IDP_MFA_FAILURE_CAP", 20)
+    #: How long that count is remembered after its last failure (a correct password never
+    #: resets it).
+    IDP_MFA_FAILURE_MEMORY_SECONDS = _int("IDP_MFA_FAILURE_MEMORY_SECONDS", 30 * 86400)
+    #: After this many of them the owner gets one mail: "your password was used".
+    IDP_MFA_FAILURE_NOTIFY = _int("IDP_MFA_FAILURE_NOTIFY", 3)
 
     # Upstream OpenID providers (`idp upstreams add`; docs/add-google-sign-in.md).
     #: Seconds to wait for an upstream's discovery, keys, token or userinfo endpoint.

@@ -72,7 +72,7 @@ def _init_services(app: Flask) -> None:
     from .keys.keyset import KeyCache
     from .oauth.client_lookup import ClientDirectory
     from .lockout.policy import Limits
-    from .lockout.regulator import Regulator
+    from .lockout.regulator import Regulator, SecondFactorCap
     from .oauth import metadata
     from .oauth.server import create_server
     from .security.passwords import Argon2Params, Passwords
@@ -91,6 +91,8 @@ def _init_services(app: Flask) -> None:
     app.extensions["idp.regulator"] = Regulator(
         Limits(c["IDP_LOCKOUT_THRESHOLD"], c["IDP_LOCKOUT_BASE_SECONDS"], c["IDP_LOCKOUT_MAX_SECONDS"], c["IDP_LOCKOUT_RESET_SECONDS"]),
         ip_threshold=c["IDP_LOCKOUT_IP_THRESHOLD"],
+        second_factor=SecondFactorCap(c["IDP_MFA_FAILURE_CAP"], c["IDP_MFA_FAILURE_MEMORY_SECONDS"], c["IDP_MFA_FAILURE_NOTIFY"]),
+        ipv6_prefix=c["IDP_LOCKOUT_IPV6_PREFIX"],
     )
     app.extensions["idp.passwords"] = Passwords(
         Argon2Params(c["IDP_ARGON2_MEMORY_KIB"], c["IDP_ARGON2_TIME_COST"], c["IDP_ARGON2_PARALLELISM"]),

@@ -61,6 +61,12 @@ def finalize(config: dict, instance: Path) -> None:
             problems.append(f"IDP_LEGACY_VERIFIER_URL: {exc}")
     if config["IDP_LOCKOUT_THRESHOLD"] < 1:
         problems.append("IDP_LOCKOUT_THRESHOLD must be at least 1")
+    if not 16 <= config.get("IDP_LOCKOUT_IPV6_PREFIX", 64) <= 128:
+        problems.append("IDP_LOCKOUT_IPV6_PREFIX must be between 16 and 128")
+    if not 1 <= config.get("IDP_MFA_FAILURE_CAP", 20) <= 100:
+        problems.append("IDP_MFA_FAILURE_CAP must be between 1 and 100 (NIST SP 800-63B-4 §3.2.2)")
+    if config.get("IDP_MFA_FAILURE_MEMORY_SECONDS", 86400) < config.get("IDP_LOCKOUT_RESET_SECONDS", 900):
+        problems.append("IDP_MFA_FAILURE_MEMORY_SECONDS must be at least IDP_LOCKOUT_RESET_SECONDS")
     if problems:
         raise ConfigError("configuration problems:\n  - " + "\n  - ".join(problems))
     if not config.get("SQLALCHEMY_DATABASE_URI"):

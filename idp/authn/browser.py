@@ -19,5 +19,6 @@ class Browser:
     def trusts(self, account: str | None) -> bool:
         return account is not None and self.device is not None and account in self.trusted_accounts
 
-    def attempt(self, account: str | None) -> Attempt:
-        return Attempt(account=account, ip=self.ip, device=self.device if self.trusts(account) else None)
+    def attempt(self, account: str | None, *, second_factor: bool = False) -> Attempt:
+        device = self.device if self.trusts(account) else None
+        return Attempt(account=account, ip=self.ip, device=device, second_factor=second_factor)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import clock, mfa
 from ..extensions import db
-from ..lockout.regulator import Regulator, Reservation
+from ..lockout.regulator import Regulator, Reservation, account_key
 from ..models import User
 from . import outcomes
 from .steps import after_first_factor, user_floor
@@ -36,5 +36,5 @@ def settle(
         return outcomes.SecondFactorDue(user, second, first)
     user.last_login_at = clock.now()
     db.session.commit()
-    regulator.succeeded(reservation, complete=True)
+    regulator.succeeded(reservation, complete=True, account=account_key(user.email))
     return outcomes.SignedIn(user, first)

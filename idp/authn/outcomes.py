@@ -16,6 +16,8 @@ class Locked:
     """Too many failures on a counter this attempt is charged to: nothing was evaluated."""
 
     retry_after: int
+    #: The account's cap on second-factor failures is reached (not a wait that ends soon).
+    second_factor_cap: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ def guard(
     """Before a second factor is evaluated: the lockout (it counts like a password), then
     this sign-in's own small budget, after which the attempt is dead."""
     try:
-        reservation = regulator.reserve(browser.attempt(account_key(user.email)))
+        reservation = regulator.reserve(browser.attempt(account_key(user.email), second_factor=True))
     except Locked as locked:
-        return outcomes.Locked(locked.retry_after)
+        return outcomes.Locked(locked.retry_after, second_factor_cap=locked.second_factor_cap)
     tries = counters.incr_once(f"pending:{pending_id}", pending.TTL)
     if tries > max_attempts:
+        regulator.not_evaluated(reservation)
         pending.discard(pending_id)
         audit.emit("login.second_factor_budget_spent", user_id=user.id, ip=browser.ip)
         db.session.commit()
@@ -63,6 +64,7 @@ def finish(
     the session gets every factor, the password's included."""
     if pending.take(pending_id) is None:
         db.session.rollback()
+        regulator.not_evaluated(reservation)  # another completion of it won
         return outcomes.Expired()
     regulator.succeeded(reservation, complete=True)
     factors = {**(record.get("first") or {}), **factors}

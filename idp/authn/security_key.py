@@ -35,6 +35,7 @@ def check_assertion(
         result = wa.verify_assertion(rp, response=response, challenge=challenge, credential=credential, require_uv=require_uv)
     except wa.CeremonyFailed as exc:
         if exc.cloned:
+            reservation.failed()
             audit.emit("mfa.webauthn_sign_count_regressed", user_id=user.id, ip=ip,
                        credential=credential.name, stored=credential.sign_count)
             db.session.commit()
@@ -89,6 +90,7 @@ def sign_in_with_passkey(
     except Locked as locked:
         return outcomes.Locked(locked.retry_after)
     if credential is None or user is None or user.disabled:
+        reservation.failed()
         audit.emit("login.failed", ip=browser.ip, factor="passkey")
         db.session.commit()
         return outcomes.Refused("unknown")
@@ -101,6 +103,7 @@ def sign_in_with_passkey(
         return outcomes.Refused()
     if not credential.is_passkey:
         # Registered as a second factor: it was never meant to stand in for the password.
+        reservation.failed()
         audit.emit("login.failed", user_id=user.id, ip=browser.ip, factor="passkey", reason="not a passkey")
         db.session.commit()
         return outcomes.Refused("not_passkey")

@@ -1,55 +1,129 @@
 """Failure counters for the lockout, in Redis, checked and reserved in one atomic script.
 
-An attempt is counted *before* its credential is verified (a reservation): of 50 guesses
-fired at once, only those that find the counter below the lock get evaluated, whatever the
-number of processes. A success then gives its reservation back.
+An attempt is reserved on its counters *before* its credential is verified: of 50 guesses
+fired at once, only those that find room below the lock get evaluated, whatever the number
+of processes. Reservations in flight are kept apart from settled failures: a failure turns
+its reservation into one, a success gives it back. So a counter never has more failures
+plus reservations than its threshold (proof in README, "The lockout"), and a correct
+password is never refused because others are being evaluated, only made to wait for them.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from . import reachable
 
 PREFIX = "idp:lock:"
+#: A reservation that never settles (its process died, or its answer was lost in a Redis
+#: failover) counts as a failure once this has passed: nothing escapes being counted.
+PENDING_MS = 30_000
 
-# KEYS: counter keys. ARGV: now, ttl (s), reset, n (#schedule), schedule…, then one threshold
-# per key; times in milliseconds. Each counter is a hash {f: failures, t: time of the last one}. A key whose quiet period
-# passed counts as empty. If any key is locked, nothing is counted and the longest wait is
-# returned; otherwise every key is incremented.
-_RESERVE = """
-local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local reset = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local wait = 0
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local threshold = tonumber(ARGV[4 + n + i])
-  local f = tonumber(redis.call('HGET', key, 'f') or '0')
-  local t = tonumber(redis.call('HGET', key, 't') or '0')
-  if now - t >= reset then f = 0 end
-  counts[i] = f
-  if f >= threshold then
-    local idx = math.min(f - threshold, n - 1)
-    local lock = tonumber(ARGV[5 + idx])
-    if t + lock - now > wait then wait = t + lock - now end
+# Each counter is a hash: f (settled failures), t (time of the last one, ms), m (the owner
+# was mailed), and one field "p:<id>" per reservation in flight, holding its deadline.
+# A counter whose quiet period (reset) passed counts as empty.
+_LOAD = """
+local function load(key, now, reset)
+  local raw = redis.call('HGETALL', key)
+  local c = {f = 0, t = 0, p = 0}
+  local expired = {}
+  for j = 1, #raw, 2 do
+    local name, value = raw[j], raw[j + 1]
+    if name == 'f' then c.f = tonumber(value)
+    elseif name == 't' then c.t = tonumber(value)
+    elseif string.sub(name, 1, 2) == 'p:' then
+      if tonumber(value) <= now then expired[#expired + 1] = {name, tonumber(value)}
+      else c.p = c.p + 1 end
+    end
   end
+  for _, e in ipairs(expired) do  -- never settled: a failure at its deadline
+    if e[2] - c.t >= reset then c.f = 0 end
+    c.f = c.f + 1
+    if e[2] > c.t then c.t = e[2] end
+    redis.call('HDEL', key, e[1])
+  end
+  if #expired > 0 then redis.call('HSET', key, 'f', c.f, 't', c.t) end
+  if now - c.t >= reset then c.f = 0 end
+  return c
 end
-if wait > 0 then return {0, wait} end
-local result = {1, 0}
+"""
+
+# KEYS: counters. ARGV: now, reservation id ('' = charge a failure at once, no reservation),
+# pending ms, n, the doubling schedule (n lock durations, ms), then per key: threshold,
+# reset (ms), ttl (s), hard. At its threshold a counter is locked for a step of the schedule,
+# or, when hard, until its quiet period ends; once that lock is over, one attempt at a time
+# is let through. Answers {0, wait, hard} if a counter is locked (nothing is written),
+# {2} if only attempts in flight fill it (nothing is written), else {1, failures…}.
+_RESERVE = _LOAD + """
+local now, rid, deadline, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[1]) + tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait, hard, busy = 0, 0, false
+local counters = {}
 for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, 'f', counts[i] + 1, 't', now)
-  redis.call('EXPIRE', key, ttl)
-  result[#result + 1] = counts[i] + 1
+  local at = 4 + n + 4 * (i - 1)
+  local threshold, reset, is_hard = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]), ARGV[at + 4] == '1'
+  local c = load(key, now, reset)
+  counters[i] = c
+  local room = threshold - c.f
+  if c.f >= threshold then
+    local until_ = c.t + reset
+    if not is_hard then until_ = c.t + tonumber(ARGV[5 + math.min(c.f - threshold, n - 1)]) end
+    if until_ > now then
+      if until_ - now > wait then wait = until_ - now end
+      if is_hard then hard = 1 end
+    end
+    room = 1
+  end
+  if c.p >= room then busy = true end
+end
+if wait > 0 then return {0, wait, hard} end
+if busy and rid ~= '' then return {2} end
+local result = {1}
+for i, key in ipairs(KEYS) do
+  local at = 4 + n + 4 * (i - 1)
+  if rid == '' then
+    if counters[i].f == 0 then redis.call('HDEL', key, 'm') end
+    counters[i].f = counters[i].f + 1
+    redis.call('HSET', key, 'f', counters[i].f, 't', now)
+  else
+    redis.call('HSET', key, 'p:' .. rid, deadline)
+  end
+  redis.call('EXPIRE', key, tonumber(ARGV[at + 3]))
+  result[#result + 1] = counters[i].f
 end
 return result
 """
 
-_GIVE_BACK = """
-local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
-if f > 0 then redis.call('HSET', KEYS[1], 'f', f - 1) end
-return f
+# KEYS: counters. ARGV: now, reservation id, then per key: op, reset (ms), ttl (s), notify.
+# op f: the attempt failed (its reservation becomes a failure; if it already expired it
+# was counted then); r: give the reservation back; x: forget the settled failures (the
+# reservations of others stay). Answers {failures, mailed} per key: mailed is 1 for the one
+# failure that first reaches `notify` (0: never) since the counter started.
+_SETTLE = _LOAD + """
+local now, rid = tonumber(ARGV[1]), ARGV[2]
+local result = {}
+for i, key in ipairs(KEYS) do
+  local at = 2 + 4 * (i - 1)
+  local op, reset, notify = ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 4])
+  local held = redis.call('HDEL', key, 'p:' .. rid) == 1
+  local failures, mailed = 0, 0
+  if op == 'f' then
+    local c = load(key, now, reset)
+    if held then
+      if c.f == 0 then redis.call('HDEL', key, 'm') end
+      c.f = c.f + 1
+      redis.call('HSET', key, 'f', c.f, 't', now)
+      redis.call('EXPIRE', key, tonumber(ARGV[at + 3]))
+    end
+    failures = c.f
+    if notify > 0 and c.f >= notify then mailed = redis.call('HSETNX', key, 'm', 1) end
+  elseif op == 'x' then
+    redis.call('HDEL', key, 'f', 't', 'm')
+  end
+  result[#result + 1] = failures
+  result[#result + 1] = mailed
+end
+return result
 """
 
 
@@ -64,40 +138,77 @@ def _script(redis_client, source: str):  # noqa: ANN001, ANN202
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One counter an attempt is charged to, and how it locks."""
+
+    key: str
+    threshold: int
+    reset_ms: int  # failures are forgotten after this much quiet
+    ttl: int  # seconds the key lives after its last failure (at least the quiet period)
+    hard: bool = False  # at the threshold: locked for the rest of the quiet period, no doubling
+
+
+@dataclass(frozen=True)
 class Counter:
     failures: int
     last_failure: int
 
 
-def reserve(
-    keys: list[tuple[str, int]], *, now_ms: int, ttl: int, reset_ms: int, schedule_ms: list[int]
-) -> tuple[int, list[int]]:
-    """(milliseconds to wait, []) if locked; (0, new failure counts) if the attempt may go on."""
+@dataclass(frozen=True)
+class Refusal:
+    """A counter is locked (wait_ms > 0), or, with wait_ms == 0, only full of attempts in flight."""
+
+    wait_ms: int
+    hard: bool = False
+
+
+def _rule_args(rules: list[Rule]) -> list[int]:
+    args: list[int] = []
+    for rule in rules:
+        args += [rule.threshold, rule.reset_ms, rule.ttl, int(rule.hard)]
+    return args
+
+
+def reserve(rules: list[Rule], *, now_ms: int, schedule_ms: list[int]) -> Refusal | str:
+    """A Refusal, or the id of the reservation now held on every counter."""
+    rid = secrets.token_hex(8)
+    result = _reserve(rules, rid, now_ms=now_ms, schedule_ms=schedule_ms)
+    return result if isinstance(result, Refusal) else rid
+
+
+def charge(rules: list[Rule], *, now_ms: int, schedule_ms: list[int]) -> Refusal | list[int]:
+    """Count a failure at once (no reservation), or a Refusal if a counter is locked."""
+    return _reserve(rules, "", now_ms=now_ms, schedule_ms=schedule_ms)
+
+
+def _reserve(rules: list[Rule], rid: str, *, now_ms: int, schedule_ms: list[int]) -> Refusal | list[int]:
+    args = [now_ms, rid, PENDING_MS, len(schedule_ms), *schedule_ms, *_rule_args(rules)]
     with reachable() as r:
-        script = _script(r, _RESERVE)
-        args = [now_ms, ttl, reset_ms, len(schedule_ms), *schedule_ms, *(threshold for _, threshold in keys)]
-        result = script(keys=[PREFIX + k for k, _ in keys], args=args)
+        result = _script(r, _RESERVE)(keys=[PREFIX + rule.key for rule in rules], args=args)
     if int(result[0]) == 0:
-        return int(result[1]), []
-    return 0, [int(x) for x in result[2:]]
+        return Refusal(int(result[1]), bool(int(result[2])))
+    if int(result[0]) == 2:
+        return Refusal(0)
+    return [int(x) for x in result[1:]]
 
 
-def settle(*, forget: list[str], give_back: list[str]) -> None:
-    """After a success, in one round trip: forget some counters, and on others undo this
-    attempt's reservation without forgetting earlier failures."""
+@dataclass(frozen=True)
+class Settle:
+    """What becomes of one counter of a reservation."""
+
+    rule: Rule
+    op: str  # "f" failed, "r" given back, "x" forgotten
+    notify: int = 0
+
+
+def settle(rid: str, steps: list[Settle], *, now_ms: int) -> list[tuple[int, bool]]:
+    """One round trip: (failures, first to reach `notify`) per step."""
+    args: list[object] = [now_ms, rid]
+    for step in steps:
+        args += [step.op, step.rule.reset_ms, step.rule.ttl, step.notify]
     with reachable() as r:
-        pipe = r.pipeline(transaction=False)
-        if forget:
-            pipe.delete(*(PREFIX + k for k in forget))
-        for key in give_back:
-            _script(r, _GIVE_BACK)(keys=[PREFIX + key], client=pipe)
-        pipe.execute()
-
-
-def clear(*keys: str) -> None:
-    with reachable() as r:
-        if keys:
-            r.delete(*(PREFIX + k for k in keys))
+        result = _script(r, _SETTLE)(keys=[PREFIX + step.rule.key for step in steps], args=args)
+    return [(int(result[i]), bool(int(result[i + 1]))) for i in range(0, len(result), 2)]
 
 
 def clear_prefix(prefix: str) -> int:
@@ -110,10 +221,10 @@ def clear_prefix(prefix: str) -> int:
 
 def read(key: str) -> Counter | None:
     with reachable() as r:
-        raw = r.hgetall(PREFIX + key)
-    if not raw:
+        raw = r.hmget(PREFIX + key, "f", "t")
+    if raw[0] is None:
         return None
-    return Counter(failures=int(raw.get(b"f", 0)), last_failure=int(raw.get(b"t", 0)))
+    return Counter(failures=int(raw[0]), last_failure=int(raw[1] or 0))
 
 
 def incr_once(key: str, ttl: int) -> int:

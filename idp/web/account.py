@@ -232,6 +232,8 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
         db.session.rollback()
         if isinstance(exc, WeakPassword):
             regulator.succeeded(reservation, complete=False)  # the current password was right
+        else:
+            reservation.failed()
         return render_template("account/password.html", second_factor_required=user.mfa_required, error=i18n.explain(exc)), 400
     db.session.commit()
     regulator.succeeded(reservation, complete=False)

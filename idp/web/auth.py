@@ -88,6 +88,9 @@ def _regulator() -> Regulator:
 def _locked(template: str, locked: outcomes.Locked, **context) -> tuple[str, int, dict]:
     """429 with Retry-After (RFC 6585 §4), and the page says when to try again."""
     error = i18n.try_again_in(locked.retry_after)
+    if locked.second_factor_cap:
+        error = gettext("Too many wrong codes for this account since its last sign-in. Sign in another way "
+                        "(a passkey), or ask an administrator to unlock the account.")
     return render_template(template, error=error, **context), 429, {"Retry-After": str(locked.retry_after)}
 
 

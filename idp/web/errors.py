@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, abort
 
 from .. import store
 from ..extensions import db
+from ..lockout.regulator import Busy
 from ..migration.verifier import VerifierUnavailable
 from ..security.passwords import HasherBusy
 from ..store import StoreUnavailable
@@ -85,6 +86,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HasherBusy)
     def hasher_busy(exc: HasherBusy) -> Response:
         return _answer(503, "temporarily_unavailable", lazy_gettext("Too many sign-ins at once. Please try again in a moment."), 2)
+
+    @app.errorhandler(Busy)
+    def attempts_in_flight(exc: Busy) -> Response:
+        # Not a lockout and not a failure: others' attempts on this account are still being
+        # evaluated. A short wait, never a step of the doubling schedule.
+        return _answer(503, "temporarily_unavailable", "Several sign-ins to this account are under way. Please try again in a moment.", exc.retry_after)
 
     @app.errorhandler(VerifierUnavailable)
     def legacy_verifier_down(exc: VerifierUnavailable) -> Response:

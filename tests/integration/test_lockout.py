@@ -233,3 +233,71 @@ def test_id_token_hint_for_someone_else_ends_in_login_required(app, client, user
     response = actions.login(actions.authorize(spa, id_token_hint=bob_token).location)
     final = client.get(response.location)
     assert query(final.location)["error"] == "login_required"
+
+
+# --- reservations in flight are not failures (issue 8) ------------------------------------
+
+def _hold(app, n, account="alice@example.com", ip="192.0.2.50"):
+    """n attempts reserved and still being evaluated, from elsewhere."""
+    from idp.lockout.regulator import Attempt, account_key
+
+    regulator = app.extensions["idp.regulator"]
+    with app.app_context():
+        return [regulator.reserve(Attempt(account=account_key(account), ip=ip)) for _ in range(n)]
+
+
+def _failures(app):
+    with app.app_context():
+        return db.session.execute(text("SELECT count(*) FROM audit_events WHERE event = 'login.failed'")).scalar()
+
+
+def test_a_correct_password_waits_for_attempts_in_flight_and_is_not_refused(app, client, user, frozen):
+    held = _hold(app, 5)
+    app.extensions["idp.regulator"].max_wait = 0  # answer at once instead of waiting for them
+    busy = post_login(client, "alice@example.com", PASSWORD)
+    # Not a lockout (no 429, no step of the doubling schedule) and not counted as a failure.
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert _failures(app) == 0
+    regulator = app.extensions["idp.regulator"]
+    with app.app_context():
+        regulator.succeeded(held[0], complete=False)
+    assert post_login(client, "alice@example.com", PASSWORD).status_code == 303
+
+
+def test_attempts_in_flight_that_fail_lock_the_account(app, client, user, frozen):
+    held = _hold(app, 5)
+    with app.app_context():
+        for reservation in held:
+            reservation.failed()
+    response = post_login(client, "alice@example.com", PASSWORD)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+
+
+def test_a_reservation_that_never_settles_counts_as_a_failure(app, client, user, frozen):
+    """Its process died, or its settlement was lost in a Redis failover: once its deadline
+    passed it is a failure, so nothing escapes the threshold."""
+    from idp.store import counters
+
+    _hold(app, 5)
+    frozen.advance(counters.PENDING_MS / 1000)
+    response = post_login(client, "alice@example.com", PASSWORD)
+    assert response.status_code == 429
+
+
+def test_failures_plus_reservations_never_exceed_the_threshold(app, user, frozen):
+    from idp.lockout.regulator import Attempt, Busy, Locked, account_key
+
+    regulator = app.extensions["idp.regulator"]
+    regulator.max_wait = 0
+    attempt = Attempt(account=account_key("alice@example.com"), ip="192.0.2.60")
+    with app.app_context():
+        held = [regulator.reserve(attempt) for _ in range(3)]
+        held[0].failed()
+        held[1].failed()
+        held += [regulator.reserve(attempt) for _ in range(2)]  # 2 failed + 3 in flight = 5
+        with pytest.raises(Busy):
+            regulator.reserve(attempt)
+        for reservation in held[2:]:
+            reservation.failed()
+        with pytest.raises(Locked):
+            regulator.reserve(attempt)
