@@ -95,6 +95,15 @@ class Config:
     #: Seconds to wait for it; then the sign-in fails closed (503).
     IDP_LEGACY_VERIFIER_TIMEOUT = _int("IDP_LEGACY_VERIFIER_TIMEOUT", 5)
 
+    # Request bodies (issue 9, item 2). The largest legitimate one is a WebAuthn
+    # registration with an attestation certificate chain: a few KB.
+    #: Larger bodies get 413 before a byte of them is read (a chunked one, once it grows past).
+    MAX_CONTENT_LENGTH = _int("IDP_MAX_BODY_BYTES", 64 * 1024)
+    #: One text field of a multipart form; more gets 413.
+    MAX_FORM_MEMORY_SIZE = 16 * 1024
+    #: Fields of a multipart form; our largest form has a dozen.
+    MAX_FORM_PARTS = 100
+
     #: No ping before every checkout (a round trip per request): connections are recycled
     #: after 5 minutes, and one that a database restart broke fails its request with 503
     #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).
