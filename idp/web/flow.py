@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 
 from .. import clock, mfa
 from ..authn import acr as acrs
@@ -39,6 +39,9 @@ SAFE_NEXT = ("/account", "/admin", "/password/reset")
 
 def safe_next(path: str | None) -> str:
     """Only our own pages: `next` must never become an open redirect."""
+    if path and not path.isprintable():
+        # CR/LF would end up in a Location header (issue 9, item 15): malformed, not ours.
+        abort(400, description="next must be a path on this site.")
     if path and path.startswith(SAFE_NEXT) and "//" not in path and "\\" not in path and ".." not in path:
         return path
     return "/account"
