@@ -53,7 +53,7 @@ def jwks() -> Response:
 @csrf.exempt  # a protocol endpoint: OIDC Core 3.1.2.1 allows POST from any origin
 def authorize() -> Response:
     try:
-        params = authz.single_valued(request.values.to_dict(flat=False))
+        params = authz.request_parameters(request.values.to_dict(flat=False))
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
         return flow.authorization_error(error)
@@ -62,7 +62,11 @@ def authorize() -> Response:
     outcome = flow.evaluate(current, user, state)
     if isinstance(outcome, policy.Satisfied) or "none" in req.prompts or outcome.kind == "unmet":
         return flow.proceed(current, (user, state, outcome))
-    return flow.go_to_step(flow.Flow(flow.start(params, req), req, None), outcome, user)
+    try:
+        flow_id = flow.start(params, req)
+    except flow.TooManyFlows:
+        return flow.too_many_flows()
+    return flow.go_to_step(flow.Flow(flow_id, req, None), outcome, user)
 
 
 @bp.get("/authorize/resume")
