@@ -43,8 +43,9 @@ def discovery() -> Response:
 @bp.get("/jwks.json")
 def jwks() -> Response:
     snap = current_app.extensions["idp.keys"].snapshot()
-    # Short enough that a resource server sees the next key long before it signs anything.
-    return _cached_json(snap.jwks_body, snap.jwks_etag, 300)
+    # Short enough that a resource server sees the next key long before it signs anything,
+    # and stops trusting a revoked one within a minute (issue 9, item 14).
+    return _cached_json(snap.jwks_body, snap.jwks_etag, 60)
 
 
 # --- authorization ----------------------------------------------------------------------
