@@ -58,8 +58,8 @@ def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
     IDP_FLOW_TTL; the parameters were capped by authz.request_parameters."""
     c = current_app.config
     mine = web_session.open_flows()
-    keep = web_session.MAX_OPEN_FLOWS - 1
-    evict, mine = (mine[:-keep], mine[-keep:]) if keep > 0 else (mine, [])
+    excess = max(0, len(mine) - web_session.MAX_OPEN_FLOWS + 1)  # the new one counts too
+    evict, mine = mine[:excess], mine[excess:]
     flow_id = flows.put(
         {"params": params, "bind": web_session.browser_binding(), "login_hint": req.login_hint},
         c["IDP_FLOW_TTL"], address=address_bucket(device.client_ip()), per_address=c["IDP_FLOWS_PER_ADDRESS"],
