@@ -56,6 +56,9 @@ class Config:
     IDP_ISSUER_NAME = os.environ.get("IDP_ISSUER_NAME") or None
     #: How long a pending sign-in (an authorization request waiting for the person) lives.
     IDP_FLOW_TTL = _int("IDP_FLOW_TTL", 900)
+    #: Sign-ins one client address (an IPv6 /64) may start per IDP_FLOW_TTL; then 429.
+    #: A flow is at most ~8 KB of Redis, so this bounds what one address can take.
+    IDP_FLOWS_PER_ADDRESS = _int("IDP_FLOWS_PER_ADDRESS", 1000)
     #: The algorithm that signs ID and access tokens. RS256 is what every client expects.
     IDP_SIGNING_ALG = os.environ.get("IDP_SIGNING_ALG", "RS256")
     #: The `aud` of access tokens: the identifier resource servers check. Default: the issuer.
@@ -105,6 +108,15 @@ class Config:
     IDP_LEGACY_VERIFIER_TOKEN = os.environ.get("IDP_LEGACY_VERIFIER_TOKEN") or None
     #: Seconds to wait for it; then the sign-in fails closed (503).
     IDP_LEGACY_VERIFIER_TIMEOUT = _int("IDP_LEGACY_VERIFIER_TIMEOUT", 5)
+
+    # Request bodies (issue 9, item 2). The largest legitimate one is a WebAuthn
+    # registration with an attestation certificate chain: a few KB.
+    #: Larger bodies get 413 before a byte of them is read (a chunked one, once it grows past).
+    MAX_CONTENT_LENGTH = _int("IDP_MAX_BODY_BYTES", 64 * 1024)
+    #: One text field of a multipart form; more gets 413.
+    MAX_FORM_MEMORY_SIZE = 16 * 1024
+    #: Fields of a multipart form; our largest form has a dozen.
+    MAX_FORM_PARTS = 100
 
     #: No ping before every checkout (a round trip per request): connections are recycled
     #: after 5 minutes, and one that a database restart broke fails its request with 503

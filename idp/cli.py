@@ -287,6 +287,23 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
     _emit(as_json, {"kid": active.kid, "alg": alg}, f"{alg} key {active.kid} is now active")
 
 
+@keys.command("revoke")
+@click.argument("kid")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def keys_revoke(kid: str, as_json: bool) -> None:
+    """Remove a (leaked) key from the JWKS at once; every process refuses its tokens."""
+    try:
+        active = rotation.revoke(kid, current_app.extensions["idp.keyring"])
+    except rotation.UnknownKey:
+        _fail(f"no signing key {kid}")
+    audit.emit("keys.revoked", kid=kid, alg=active.alg, active=active.kid, via="cli")
+    db.session.commit()
+    _emit(as_json, {"revoked": kid, "active": active.kid, "alg": active.alg},
+          f"key {kid} revoked: it is out of the JWKS, and every process refuses its tokens within a second; "
+          f"{active.alg} key {active.kid} signs from now on")
+
+
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext

@@ -170,7 +170,9 @@ def _parse_jwks(document: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[Any,
 
 
 class JwksCache:
-    """The provider's JWKS, cached for `ttl` seconds; thread-safe.
+    """The provider's JWKS, cached for `ttl` seconds; thread-safe. A key the provider
+    revoked (`idp keys revoke`) verifies nothing once the copy is older than `ttl`: one
+    minute by default, as the provider's JWKS says in its Cache-Control.
 
     A token naming an unknown `kid` makes it look the set up again once, because the
     provider may have published a key since (OIDC Core §10.1.1 expects verifiers to do so on
@@ -186,7 +188,7 @@ class JwksCache:
         self,
         jwks_uri: str | Callable[[], str],
         *,
-        ttl: float = 300,
+        ttl: float = 60,
         min_refetch_interval: float = 10,
         timeout: float = 5.0,
         fetch: Fetch | None = None,
@@ -487,7 +489,7 @@ class ResourceServer:
         discover: bool = False,
         jwks: JwksCache | None = None,
         leeway: float = 0,
-        ttl: float = 300,
+        ttl: float = 60,
         min_refetch_interval: float = 10,
         timeout: float = 5.0,
         fetch: Fetch | None = None,

@@ -1,9 +1,10 @@
-"""Signing-key life cycle: next -> active -> retired.
+"""Signing-key life cycle: next -> active -> retired, and revocation.
 
 A new key is published as `next` one rotation before it signs anything, so resource servers
 that cache the JWKS already know it on the day it becomes active; a retired key stays
 published for IDP_KEY_RETIRED_GRACE seconds, so tokens it signed still verify. One key per
-algorithm is active at a time.
+algorithm is active at a time. A revoked key (a leak) is deleted outright: it leaves the
+JWKS, and nothing it signed verifies any more.
 """
 
 from __future__ import annotations
@@ -99,3 +100,32 @@ def rotate_now(alg: str, keyring: KeyRing, retired_grace: int) -> SigningKey:
     active = rotate(alg, keyring)
     purge_retired(retired_grace)
     return active
+
+
+class UnknownKey(LookupError):
+    pass
+
+
+def revoke(kid: str, keyring: KeyRing) -> SigningKey:
+    """Delete key `kid` at once (issue 9, item 14); returns its algorithm's active key. An
+    active key is replaced by the next one, a next key by a new one, so signing goes on.
+    Every process drops its copy when the commit bumps the `keys` version (idp.changes)."""
+    row = db.session.get(SigningKey, kid)
+    if row is None:
+        raise UnknownKey(kid)
+    alg, state = row.alg, row.state
+    db.session.delete(row)
+    db.session.flush()
+    if state == "active":
+        promoted = db.session.scalars(
+            select(SigningKey).where(SigningKey.alg == alg, SigningKey.state == "next")
+        ).first()
+        if promoted is None:
+            promoted = generate(alg, keyring, "active")
+        promoted.state, promoted.activated_at = "active", clock.now()
+        db.session.flush()
+    if state in ("active", "next"):
+        generate(alg, keyring, "next")
+    ensure_keys(alg, keyring)
+    db.session.flush()
+    return db.session.scalars(select(SigningKey).where(SigningKey.alg == alg, SigningKey.state == "active")).one()

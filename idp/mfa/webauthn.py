@@ -159,8 +159,30 @@ def verify_assertion(
 def parse(body: bytes) -> dict:
     try:
         data = json.loads(body or b"{}")
+        if not isinstance(data, dict):
+            raise CeremonyFailed("the request body is not a JSON object")
+        _check_text(data)
+    except RecursionError:
+        raise CeremonyFailed("the request body is nested too deeply") from None
     except ValueError as exc:
         raise CeremonyFailed("the request body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise CeremonyFailed("the request body is not a JSON object")
     return data
+
+
+def _check_text(value: object) -> None:
+    """JSON may spell what UTF-8 and PostgreSQL cannot hold: a lone surrogate (\\ud800) or
+    NUL (\\u0000). Either is malformed input, refused here rather than failing later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise CeremonyFailed("the request contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CeremonyFailed("the request contains a lone surrogate, which is not text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)

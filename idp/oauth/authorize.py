@@ -21,6 +21,35 @@ from . import jwt, pkce
 from .server import AuthorizationServer, StoredAuthorizationRequest
 
 RESPONSE_MODES = ("query", "form_post")
+
+#: The parameters of an authorization request that we read (RFC 6749 §4.1.1, OIDC Core
+#: 3.1.2.1, RFC 7636 §4.3, RFC 9449 §10), each with the longest value accepted. Anything
+#: else is ignored (RFC 6749 §3.1) and never stored: a pending flow costs a few KB of
+#: Redis, whatever the request carries (issue 9, item 1).
+PARAMETERS = {
+    "response_type": 32,
+    "client_id": 64,
+    "redirect_uri": 2048,
+    "scope": 1024,
+    "state": 2048,
+    "response_mode": 32,
+    "nonce": 512,
+    "display": 16,
+    "prompt": 64,
+    "max_age": 10,
+    "ui_locales": 128,
+    "claims_locales": 128,
+    "id_token_hint": 4096,
+    "login_hint": 320,
+    "acr_values": 256,
+    "claims": 2048,
+    "code_challenge": 128,
+    "code_challenge_method": 16,
+    "dpop_jkt": 128,
+    # Refused by validate() (OIDC Core 6), never stored; bounded like the rest.
+    "request": 8192,
+    "request_uri": 2048,
+}
 PROMPTS = {"none", "login", "consent", "select_account"}
 
 
@@ -49,12 +78,20 @@ class AuthorizationRequest:
     grant: object = None  # authlib's grant, which issues the code
 
 
-def single_valued(values: dict[str, list[str]]) -> dict[str, str]:
-    """RFC 6749 §3.1: request parameters MUST NOT be included more than once."""
-    repeated = [k for k, v in values.items() if len(v) > 1]
-    if repeated:
-        raise InvalidRequestError(f"parameter repeated: {repeated[0]}")
-    return {k: v[0] for k, v in values.items()}
+def request_parameters(values: dict[str, list[str]]) -> dict[str, str]:
+    """The known parameters, each once (RFC 6749 §3.1) and within its length; unknown ones
+    are dropped. Raised before the client is known, so an error is a page (400)."""
+    params = {}
+    for name, given in values.items():
+        limit = PARAMETERS.get(name)
+        if limit is None:
+            continue
+        if len(given) > 1:
+            raise InvalidRequestError(f"parameter repeated: {name}")
+        if len(given[0]) > limit:
+            raise InvalidRequestError(f"{name} is longer than {limit} characters")
+        params[name] = given[0]
+    return params
 
 
 def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> AuthorizationRequest:
@@ -102,7 +139,7 @@ def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> A
             [acrs.minimum_requested(params.get("acr_values")), _essential_acr(params.get("claims")), client.min_acr]
         )
         req.hint_user_id = _hinted_user(params.get("id_token_hint"))
-        req.login_hint = (params.get("login_hint") or "")[:320] or None
+        req.login_hint = params.get("login_hint") or None
         return req
     except OAuth2Error as error:
         error.redirect_uri = redirect_uri

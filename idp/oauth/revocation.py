@@ -1,13 +1,30 @@
 """Ending grants: one (reuse detected, RFC 7009), those of a session (sign-out), all of a
-person's (disabled)."""
+person's (disabled, password changed or reset, second factors reset).
+
+The codes of that session or person that nobody redeemed yet go in the same transaction
+(issue 9, item 4): otherwise a stolen session could mint codes and redeem them after the
+owner reacted, since a code becomes a grant only at /token. The codes go first: a
+redemption racing this holds its code's row until it commits (PostgreSQL re-checks the
+row then and finds it used), so the grant it creates is committed before the grants are
+revoked, and is revoked with them.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, delete, update
 
 from .. import clock
 from ..extensions import db
-from ..models import Grant
+from ..models import AuthorizationCode, Grant
+
+
+def _drop_unredeemed_codes(owner: ColumnElement[bool]) -> None:
+    # Live codes only: expires_at is indexed, and an expired code is refused anyway.
+    db.session.execute(
+        delete(AuthorizationCode).where(
+            owner, AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at > clock.now()
+        )
+    )
 
 
 def revoke_grant(grant_id: str | None, *, reason: str) -> None:
@@ -21,6 +38,7 @@ def revoke_grant(grant_id: str | None, *, reason: str) -> None:
 
 
 def revoke_session_grants(sid: str, *, reason: str = "logout") -> None:
+    _drop_unredeemed_codes(AuthorizationCode.sid == sid)
     db.session.execute(
         update(Grant)
         .where(Grant.sid == sid, Grant.revoked_at.is_(None))
@@ -29,6 +47,7 @@ def revoke_session_grants(sid: str, *, reason: str = "logout") -> None:
 
 
 def revoke_user_grants(user_id: int, *, reason: str) -> None:
+    _drop_unredeemed_codes(AuthorizationCode.user_id == user_id)
     db.session.execute(
         update(Grant)
         .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -44,6 +47,7 @@ class AuthorizationServer(_FlaskServer):
         256-bit secret cannot be guessed, so a correct one costs no round trip to Redis, and
         a lock (which anyone could set, client_ids being public) never keeps the right
         secret out. A wrong secret while the counter is locked gets 429, not an answer."""
+        _check_basic_is_utf8(request.headers)
         try:
             return super().authenticate_client(request, methods, endpoint)
         except OAuth2Error as error:
@@ -89,6 +93,19 @@ class ClientLocked(OAuth2Error):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+def _check_basic_is_utf8(headers) -> None:  # noqa: ANN001
+    """RFC 7617 §2.1: our credentials are UTF-8; authlib would fail on anything else."""
+    parts = (headers.get("Authorization") or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return
+    try:
+        base64.b64decode(parts[1]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidClientError(description="the Basic credentials are not UTF-8") from None
+    except binascii.Error:
+        return  # not base64: authlib sees no credentials, and says so
 
 
 def _presented_client_id(request) -> str | None:  # noqa: ANN001

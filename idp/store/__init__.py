@@ -14,7 +14,7 @@ from flask import current_app
 
 
 class StoreUnavailable(RuntimeError):
-    """Redis cannot be reached: requests that need it fail closed (503)."""
+    """Redis cannot be reached or refuses writes: requests that need it fail closed (503)."""
 
 
 def connect(url: str) -> redis.Redis:
@@ -27,7 +27,10 @@ def client() -> redis.Redis:
     return current_app.extensions["idp.redis"]
 
 
-ERRORS = (redis.ConnectionError, redis.TimeoutError)
+#: Unreachable, or refusing the command: out of memory under `noeviction`, a read-only
+#: replica, a failed snapshot (MISCONF). Either way nothing can be stored: 503, fail closed
+#: (issue 9, item 1).
+ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError)
 
 
 def is_reachable() -> bool:
@@ -39,7 +42,7 @@ def is_reachable() -> bool:
 
 @contextmanager
 def reachable() -> Iterator[redis.Redis]:
-    """The client, with an unreachable Redis turned into StoreUnavailable (fail closed)."""
+    """The client, with an unreachable or refusing Redis turned into StoreUnavailable (fail closed)."""
     try:
         yield client()
     except ERRORS as exc:

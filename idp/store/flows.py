@@ -13,12 +13,26 @@ from typing import Any
 from . import reachable
 
 PREFIX = "idp:flow:"
+#: Flows started per client address in the current window (issue 9, item 1).
+ADDRESS = "idp:flows:addr:"
 
 
-def put(data: dict[str, Any], ttl: int) -> str:
+def put(data: dict[str, Any], ttl: int, *, address: str, per_address: int, evict: list[str]) -> str | None:
+    """Store a flow for `ttl` seconds and drop the flows in `evict` (the browser's oldest),
+    in one round trip. None if `address` started `per_address` flows within the window
+    (which begins at its first flow and lasts `ttl`)."""
     flow_id = secrets.token_urlsafe(24)
     with reachable() as r:
-        r.set(PREFIX + flow_id, json.dumps(data), ex=ttl)
+        pipe = r.pipeline(transaction=False)
+        pipe.incr(ADDRESS + address)
+        pipe.expire(ADDRESS + address, ttl, nx=True)
+        pipe.set(PREFIX + flow_id, json.dumps(data, separators=(",", ":")), ex=ttl)
+        for old in evict:
+            pipe.delete(PREFIX + old)
+        started = pipe.execute()[0]
+        if started > per_address:
+            r.delete(PREFIX + flow_id)
+            return None
     return flow_id
 
 

@@ -115,13 +115,19 @@ def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     if not fresh_enough(user, state):
         return step_up(user, request.full_path if current.id is None else "/account")
     keyring = current_app.extensions["idp.keyring"]
-    if request.method == "GET":
-        secret = totp.new_secret()
-        web_session.stash("totp", totp.seal(keyring, secret, user_id=user.id))
-        return _totp_page(user, secret, current)
-    sealed = web_session.unstash("totp")
-    if not sealed:
+    started = web_session.unstash("totp")
+    if request.method == "POST" and not started:
         return redirect(request.full_path, code=303)
+    if request.method == "GET" or not (isinstance(started, dict) and started.get("uid") == user.id):
+        # Someone else signed in in this browser since the enrolment began (issue 9,
+        # item 15): their secret is not this person's to confirm. Start again.
+        secret = totp.new_secret()
+        web_session.stash("totp", {"uid": user.id, "sealed": totp.seal(keyring, secret, user_id=user.id)})
+        if request.method == "GET":
+            return _totp_page(user, secret, current)
+        return _totp_page(user, secret, current, error="This enrolment was begun for another account. "
+                          "Scan this new code and enter the code it shows."), 400
+    sealed = started["sealed"]
     secret = keyring.decrypt(sealed, context=f"totp:{user.id}".encode()).decode()
     step = totp.matching_step(secret, request.form.get("code", "")[:64], now=clock.now())
     if step is None:

@@ -288,6 +288,18 @@ def keys() -> Response | str:
     return render_template("admin/keys.html", rows=rows, algorithms=rotation.ALGORITHMS)
 
 
+@bp.post("/keys/<kid>/revoke")
+@admin_required
+def key_revoke(kid: str) -> Response:
+    try:
+        active = rotation.revoke(kid[:64], current_app.extensions["idp.keyring"])
+    except rotation.UnknownKey:
+        return _refuse("admin.keys", "no such key")
+    audit.emit("keys.revoked", actor_id=g.admin.id, kid=kid, alg=active.alg, active=active.kid)
+    db.session.commit()
+    return _done("admin.keys", f"key {kid} revoked; {active.alg} key {active.kid} signs from now on")
+
+
 @bp.get("/audit")
 @admin_required
 def audit_log() -> str:

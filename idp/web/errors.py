@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Flask, Response, render_template, request
-from flask_babel import force_locale, lazy_gettext
+from flask import Flask, Response, current_app, render_template, request
+from flask_babel import force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, abort
@@ -60,7 +60,27 @@ def _answer(status: int, error: str, description: str, retry_after: int | None =
     return response
 
 
+def _too_large() -> str:
+    return gettext("The request is too large: at most %(limit)d bytes are accepted.",
+                   limit=current_app.config["MAX_CONTENT_LENGTH"])
+
+
 def register(app: Flask) -> None:
+    def body_within_limit() -> None:
+        # Issue 9, item 2: refused on its Content-Length alone, before anything (CSRF
+        # protection, the NUL check, a view) reads a byte of it.
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if limit is None:
+            return
+        if request.content_length is not None:
+            if request.content_length > limit:
+                abort(413, description=_too_large())
+        elif request.environ.get("wsgi.input_terminated"):
+            # Chunked, no length: werkzeug stops reading at the limit but would hand the
+            # view a truncated body. Read it here (kept for the view), at most `limit` bytes.
+            if len(request.get_data(cache=True)) >= limit:
+                abort(413, description=_too_large())
+
     def no_nul_characters() -> None:
         # PostgreSQL refuses NUL in text: such input is malformed, not a server error.
         values = [request.path, *request.args.values(), *(request.form.values() if request.form else ())]
@@ -68,7 +88,7 @@ def register(app: Flask) -> None:
             abort(400, description=lazy_gettext("The request contains a NUL character."))
 
     # First of all before_request hooks: before CSRF protection reads the session.
-    app.before_request_funcs.setdefault(None, []).insert(0, no_nul_characters)
+    app.before_request_funcs.setdefault(None, [])[:0] = [body_within_limit, no_nul_characters]
 
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable) -> Response:
@@ -108,6 +128,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
+        if exc.code == 413:  # werkzeug's own (a stream or a form past its limits) says less
+            return _answer(413, "request_too_large", _too_large())
         description = exc.description or ""
         if not _wants_json() and description == type(exc).description:
             # Werkzeug's own English sentence: a page says one of ours.

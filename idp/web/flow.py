@@ -6,11 +6,12 @@ Every hosted page ends by calling `proceed`, so the decision lives in one place.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
 from .. import clock, i18n, mfa
@@ -21,7 +22,7 @@ from ..extensions import db
 from ..models import User
 from ..oauth import authorize as authz
 from ..store import flows, pending
-from . import session as web_session
+from . import device, session as web_session
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,49 @@ SAFE_NEXT = ("/account", "/admin", "/password/reset")
 
 def safe_next(path: str | None) -> str:
     """Only our own pages: `next` must never become an open redirect."""
+    if path and not path.isprintable():
+        # CR/LF would end up in a Location header (issue 9, item 15): malformed, not ours.
+        abort(400, description="next must be a path on this site.")
     if path and path.startswith(SAFE_NEXT) and "//" not in path and "\\" not in path and ".." not in path:
         return path
     return "/account"
 
 
+class TooManyFlows(Exception):
+    """This client address started as many sign-ins as it may for now."""
+
+
 def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
-    return flows.put(
-        {
-            "params": params,
-            "bind": web_session.browser_binding(),
-            "login_hint": req.login_hint,
-        },
-        current_app.config["IDP_FLOW_TTL"],
+    """Store the request as a flow bound to this browser. Bounded (issue 9, item 1): a
+    browser keeps its last MAX_OPEN_FLOWS, an address starts IDP_FLOWS_PER_ADDRESS per
+    IDP_FLOW_TTL; the parameters were capped by authz.request_parameters."""
+    c = current_app.config
+    mine = web_session.open_flows()
+    excess = max(0, len(mine) - web_session.MAX_OPEN_FLOWS + 1)  # the new one counts too
+    evict, mine = mine[:excess], mine[excess:]
+    flow_id = flows.put(
+        {"params": params, "bind": web_session.browser_binding(), "login_hint": req.login_hint},
+        c["IDP_FLOW_TTL"], address=address_bucket(device.client_ip()), per_address=c["IDP_FLOWS_PER_ADDRESS"],
+        evict=evict,
     )
+    if flow_id is None:
+        web_session.drop_if_unsaved()  # nor a session for a browser that brought none
+        raise TooManyFlows()
+    web_session.note_open_flows([*mine, flow_id])
+    return flow_id
+
+
+def address_bucket(address: str) -> str:
+    """What one client controls: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:
@@ -249,6 +279,13 @@ def error_page(error: str, description: str, status: int = 400, detail: str | No
     """`detail`: the protocol's description (English, for the developer), under the sentence."""
     page = render_template("oauth/error.html", error=error, description=description, detail=detail)
     return Response(page, status=status)
+
+
+def too_many_flows() -> Response:
+    response = error_page("temporarily_unavailable", gettext("Too many sign-ins were started from your network. "
+                                                             "Try again in a few minutes."), 429)
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 def expired() -> Response:

@@ -45,8 +45,9 @@ def discovery() -> Response:
 @bp.get("/jwks.json")
 def jwks() -> Response:
     snap = current_app.extensions["idp.keys"].snapshot()
-    # Short enough that a resource server sees the next key long before it signs anything.
-    return _cached_json(snap.jwks_body, snap.jwks_etag, 300)
+    # Short enough that a resource server sees the next key long before it signs anything,
+    # and stops trusting a revoked one within a minute (issue 9, item 14).
+    return _cached_json(snap.jwks_body, snap.jwks_etag, 60)
 
 
 # --- authorization ----------------------------------------------------------------------
@@ -55,7 +56,7 @@ def jwks() -> Response:
 @csrf.exempt  # a protocol endpoint: OIDC Core 3.1.2.1 allows POST from any origin
 def authorize() -> Response:
     try:
-        params = authz.single_valued(request.values.to_dict(flat=False))
+        params = authz.request_parameters(request.values.to_dict(flat=False))
         i18n.use_ui_locales(params.get("ui_locales"))
         req = authz.validate(_server(), params, request.base_url)
     except OAuth2Error as error:
@@ -65,7 +66,11 @@ def authorize() -> Response:
     outcome = flow.evaluate(current, user, state, enrolled=user.enrolled if user is not None else set())
     if isinstance(outcome, policy.Satisfied) or "none" in req.prompts or outcome.kind == "unmet":
         return flow.proceed(current, (user, state, outcome))
-    return flow.go_to_step(flow.Flow(flow.start(params, req), req, None), outcome, user)
+    try:
+        flow_id = flow.start(params, req)
+    except flow.TooManyFlows:
+        return flow.too_many_flows()
+    return flow.go_to_step(flow.Flow(flow_id, req, None), outcome, user)
 
 
 @bp.get("/authorize/resume")

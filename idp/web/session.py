@@ -125,6 +125,24 @@ def unstash(name: str, *, keep: bool = True) -> object:
     return session.get(f"stash:{name}") if keep else session.pop(f"stash:{name}", None)
 
 
+#: Flows a browser may have open at once (tabs); starting one more drops the oldest.
+MAX_OPEN_FLOWS = 10
+
+
+def open_flows() -> list[str]:
+    return list(session.get("flows") or [])
+
+
+def note_open_flows(flow_ids: list[str]) -> None:
+    session["flows"] = flow_ids[-MAX_OPEN_FLOWS:]
+
+
+def drop_if_unsaved() -> None:
+    """Forget a session that was never stored: a refused request leaves nothing in Redis."""
+    if getattr(session, "sid", None) is None:
+        session.clear()
+
+
 def browser_binding() -> str:
     """A random value of this browser's session that pending flows are bound to."""
     value = session.get("bind")
