@@ -1,4 +1,4 @@
-"""idp.resource, the resource-server helper: the pure parts (check_authentication,
+"""idp_resource (resource/), the resource-server helper: the pure parts (check_authentication,
 www_authenticate), the verifier against tokens the provider's test app issues, and the Flask
 decorator on a tiny API whose JwksCache reads the provider's /jwks.json through the test
 client (no network)."""
@@ -11,8 +11,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwk import ECKey, RSAKey
 
-from idp import clock, resource
-from idp.resource import (
+from idp import clock
+from idp_resource import access_token, jwks as jwks_module
+from idp_resource import (
     AccessTokenVerifier,
     InvalidToken,
     JwksCache,
@@ -187,19 +191,37 @@ def test_www_authenticate_refuses_unquotable_values():
 
 
 def test_core_imports_no_framework_at_module_level():
-    """The verification core is framework-free: resource.py's own module-level imports are
-    the standard library, joserfc and idp.authn.acr (Flask only inside the decorator)."""
-    tree = ast.parse(Path(resource.__file__).read_text())
+    """The verification core is framework-free: the package's module-level imports are the
+    standard library, joserfc and its own modules (Flask only inside the decorator)."""
+    package = Path(access_token.__file__).parent
     imported = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module if node.module == "idp.authn" else node.module.split(".")[0])
+    for module in package.glob("*.py"):
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
     assert imported <= {
         "__future__", "base64", "binascii", "http", "json", "threading", "time", "urllib", "collections",
-        "dataclasses", "functools", "typing", "joserfc", "idp.authn",
+        "dataclasses", "functools", "typing", "joserfc",
     }, imported
+
+
+def test_the_helper_loads_nothing_of_the_provider():
+    code = "import sys, idp_resource; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("idp", "flask", "flask_sqlalchemy", "sqlalchemy", "redis", "argon2", "authlib"):
+        assert f"'{heavy}'" not in loaded, loaded
+
+
+def test_the_helper_is_a_distribution_of_its_own():
+    """resource/pyproject.toml packages only idp_resource and asks only for joserfc (Flask
+    as an extra); with the import checks above, that is all an API installs."""
+    root = Path(access_token.__file__).parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["tool"]["setuptools"]["packages"] == ["idp_resource"]
+    assert [d.split(">")[0] for d in project["project"]["dependencies"]] == ["joserfc"]
+    assert project["project"]["optional-dependencies"] == {"flask": ["Flask>=3.1"]}
 
 
 # --- the API under test ----------------------------------------------------------------
@@ -344,9 +366,9 @@ def test_garbage_tokens(api, token):
 
 def test_expired(api, tokens, monkeypatch):
     exp = segments(tokens["access_token"])[1]["exp"]
-    monkeypatch.setattr(resource, "_now", lambda: exp - 1)
+    monkeypatch.setattr(access_token, "_now", lambda: exp - 1)
     assert api.get("/profile", headers=bearer(tokens["access_token"])).status_code == 200
-    monkeypatch.setattr(resource, "_now", lambda: exp)  # RFC 7519 §4.1.4: "on or after"
+    monkeypatch.setattr(access_token, "_now", lambda: exp)  # RFC 7519 §4.1.4: "on or after"
     assert_invalid_token(api.get("/profile", headers=bearer(tokens["access_token"])), containing="expired")
 
 
@@ -544,9 +566,9 @@ def test_mfa_token_passes(api, mfa_tokens, user):
 def test_max_age_shortfall(api, mfa_tokens, monkeypatch):
     at = mfa_tokens["access_token"]
     auth_time = segments(at)[1]["auth_time"]
-    monkeypatch.setattr(resource, "_now", lambda: auth_time + 300)
+    monkeypatch.setattr(access_token, "_now", lambda: auth_time + 300)
     assert api.post("/payment", headers=bearer(at)).status_code == 200
-    monkeypatch.setattr(resource, "_now", lambda: auth_time + 301)
+    monkeypatch.setattr(access_token, "_now", lambda: auth_time + 301)
     response = api.post("/payment", headers=bearer(at))
     assert response.status_code == 401, response.get_json()
     params = challenge_params(response.headers["WWW-Authenticate"])
@@ -738,7 +760,7 @@ def test_discovery_finds_the_jwks_uri(client, tokens):
 
 def test_jwks_uri_must_be_http():
     with pytest.raises(ValueError):
-        resource.fetch_json("file:///etc/passwd")
+        jwks_module.fetch_json("file:///etc/passwd")
 
 
 def test_a_jwks_with_private_keys_or_junk_is_filtered(tokens, client):
