@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,6 +21,8 @@ class ClientRules:
     post_logout_redirect_uris: list
     scope: str
     is_public: bool
+    pkce_required: bool
+    refresh_tokens_always: bool
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -87,7 +89,13 @@ class Client(ClientRules, db.Model):
     scope: Mapped[str] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     min_acr: Mapped[str | None] = mapped_column(String(16))
+    #: Seconds in which a repeated refresh with the same token gets the same successor
+    #: instead of revoking the grant (clients.create chooses the default by client type).
     refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    #: False only for a confidential client that relies on `nonce` instead (RFC 9700 §2.1.1).
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: A refresh token even when the request did not ask for offline_access (OIDC Core §11).
+    refresh_tokens_always: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -129,7 +137,8 @@ class AuthorizationCode(db.Model):
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)
-    code_challenge: Mapped[str] = mapped_column(String(128))
+    #: None when the client's PKCE is optional and the request sent none (a nonce did).
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
     auth_time: Mapped[int] = mapped_column(BigInteger)
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list] = mapped_column(JSON)

@@ -49,7 +49,7 @@ class RedeemedCode:
     redirect_uri: str
     scope: str
     nonce: str | None
-    code_challenge: str
+    code_challenge: str | None
     auth_time: int
     acr: str
     amr: list
@@ -80,7 +80,7 @@ class RedeemedCode:
         return self.scope
 
 
-_TOKEN = ("id", "token_hash", "grant_id", "client_id", "scope", "issued_at", "rotated_at")
+_TOKEN = ("id", "token_hash", "grant_id", "client_id", "scope", "issued_at", "rotated_at", "successor_encrypted")
 _GRANT = ("user_id", "auth_time", "acr", "amr", "sid", "expires_at", "revoked_at")
 _PERSON = ("subject", "email", "name", "disabled")
 
@@ -96,6 +96,7 @@ class PresentedRefreshToken:
     scope: str
     issued_at: int
     rotated_at: int | None
+    successor_encrypted: str | None
     grant: GrantRecord
     person: PersonRecord
 

@@ -1,0 +1,32 @@
+"""Client token policies: PKCE optional for confidential clients that send a nonce,
+refresh tokens without offline_access only where registered; codes without a challenge
+
+Revision ID: 8e4d1c2a7b90
+Revises: d3aac8082e37
+Create Date: 2026-12-01 13:40:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '8e4d1c2a7b90'
+down_revision = 'd3aac8082e37'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('clients') as batch_op:
+        batch_op.add_column(sa.Column('pkce_required', sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.add_column(sa.Column('refresh_tokens_always', sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table('authorization_codes') as batch_op:
+        batch_op.alter_column('code_challenge', existing_type=sa.String(length=128), nullable=True)
+
+
+def downgrade():
+    with op.batch_alter_table('authorization_codes') as batch_op:
+        batch_op.alter_column('code_challenge', existing_type=sa.String(length=128), nullable=False)
+    with op.batch_alter_table('clients') as batch_op:
+        batch_op.drop_column('refresh_tokens_always')
+        batch_op.drop_column('pkce_required')
