@@ -158,6 +158,13 @@ def logout() -> Response:
         end = _server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return flow.error_page(error.error, error.description or "The logout request is not valid.")
+    requested = request.values.get("post_logout_redirect_uri")
+    if requested and not end.redirect_uri:
+        # Nowhere to send the person back to: tell the app's developer why, rather than
+        # stopping silently on "Signed out" (and sign no one out on a broken request).
+        return Response(render_template(
+            "oauth/logout_uri_unregistered.html", client=end.client, uri=requested,
+        ), status=400)
     user, _ = web_session.current_user()
     hint_sub = (end.id_token_claims or {}).get("sub")
     if user is not None and hint_sub != user.subject:
