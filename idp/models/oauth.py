@@ -143,6 +143,8 @@ class AuthorizationCode(db.Model):
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list] = mapped_column(JSON)
     sid: Mapped[str | None] = mapped_column(String(64))
+    #: The person's claims the `claims` parameter asked the ID token for (OIDC Core §5.5).
+    id_token_claims: Mapped[list | None] = mapped_column(JSON)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     #: Set atomically by the one redemption that wins; later ones see it and revoke.
     used_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -19,7 +19,7 @@ from .. import clock
 from ..extensions import db, write_ephemeral
 from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
-from . import pkce, revocation, tokens
+from . import claims, pkce, revocation, tokens
 from .client_lookup import RegisteredClient
 from .records import GrantRecord, PresentedRefreshToken, RedeemedCode
 
@@ -110,6 +110,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "acr": ctx.acr,
             "amr": ctx.amr,
             "sid": ctx.sid,
+            "id_token_claims": claims.requested_for_id_token(request.payload.data.get("claims"), request.scope),
             "expires_at": clock.now() + current_app.config["IDP_CODE_TTL"],
             # Chosen now, so a second redemption racing the first can revoke it.
             "grant_id": tokens.new_grant_id(),
@@ -155,7 +156,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
         refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if _offline(client, code.scope) else None
-        body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce)
+        body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce,
+                               id_token_claims=claims.id_token_claims(person, code.id_token_claims))
         db.session.commit()
         return 200, body, NO_STORE
 

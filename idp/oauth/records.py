@@ -55,6 +55,7 @@ class RedeemedCode:
     amr: list
     sid: str | None
     grant_id: str
+    id_token_claims: list | None
     #: Its person, read by the statement that takes the code (None: no longer exists).
     person: PersonRecord | None = None
 

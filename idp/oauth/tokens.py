@@ -60,7 +60,10 @@ def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | N
     return jwt.sign(_keys(), claims, typ="at+jwt")
 
 
-def id_token(*, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None) -> str:
+def id_token(
+    *, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None,
+    extra: dict[str, Any] | None = None,
+) -> str:
     s, now = settings(), clock.now()
     alg, _ = _keys().signing_key()
     claims: dict[str, Any] = {
@@ -79,6 +82,8 @@ def id_token(*, client: RegisteredClient, user: PersonRecord, grant: GrantRecord
         claims["sid"] = grant.sid
     if nonce:
         claims["nonce"] = nonce
+    if extra:
+        claims.update(extra)  # the person's claims the `claims` parameter asked for
     return jwt.sign(_keys(), claims)
 
 
@@ -90,6 +95,7 @@ def response(
     scope: str,
     refresh: str | None = None,
     nonce: str | None = None,
+    id_token_claims: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The token endpoint's JSON body (RFC 6749 §5.1)."""
     access = access_token(client=client, scope=scope, user=user, grant=grant)
@@ -102,5 +108,5 @@ def response(
     if refresh:
         body["refresh_token"] = refresh
     if user is not None and grant is not None and "openid" in scope.split():
-        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce)
+        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce, extra=id_token_claims)
     return body

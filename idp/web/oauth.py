@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from ..authn import policy
 from ..extensions import csrf, db
-from ..models import User
 from ..oauth import access, authorize as authz, revocation
+from ..oauth.claims import claims_for
 from . import cors, flow, session as web_session
 
 bp = Blueprint("oauth", __name__)
@@ -125,18 +125,6 @@ def userinfo() -> Response:
     response = Response(json.dumps(claims_for(found.user, scopes)), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return cors.for_token(response, found.claims)
-
-
-def claims_for(user: User, scopes: set[str]) -> dict:
-    """OIDC Core 5.4: which claims each scope releases."""
-    claims: dict = {"sub": user.subject}
-    if "profile" in scopes:
-        claims["name"] = user.name or user.email
-    if "email" in scopes:
-        # Only invited (mail received) or admin-created accounts exist: the address is known.
-        claims["email"] = user.email
-        claims["email_verified"] = True
-    return claims
 
 
 def _bearer_token() -> str | None:

@@ -1,5 +1,6 @@
 """Client token policies: PKCE optional for confidential clients that send a nonce,
-refresh tokens without offline_access only where registered; codes without a challenge
+refresh tokens without offline_access only where registered; codes without a challenge;
+the claims a code's ID token was asked for
 
 Revision ID: 8e4d1c2a7b90
 Revises: d3aac8082e37
@@ -22,10 +23,12 @@ def upgrade():
         batch_op.add_column(sa.Column('refresh_tokens_always', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('authorization_codes') as batch_op:
         batch_op.alter_column('code_challenge', existing_type=sa.String(length=128), nullable=True)
+        batch_op.add_column(sa.Column('id_token_claims', sa.JSON(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('authorization_codes') as batch_op:
+        batch_op.drop_column('id_token_claims')
         batch_op.alter_column('code_challenge', existing_type=sa.String(length=128), nullable=False)
     with op.batch_alter_table('clients') as batch_op:
         batch_op.drop_column('refresh_tokens_always')
