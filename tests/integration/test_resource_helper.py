@@ -279,14 +279,14 @@ def api(rs):
 
 @pytest.fixture
 def tokens(actions, user, spa):
-    """A password-only sign-in (acr pwd)."""
-    return actions.tokens(spa)
+    """A password-only sign-in (acr pwd), without offline_access."""
+    return actions.tokens(spa, scope="openid profile email")
 
 
 @pytest.fixture
 def mfa_tokens(app, actions, user, spa):
     secret = add_totp(app, user.id)
-    body = actions.tokens(spa, totp_secret=secret)
+    body = actions.tokens(spa, totp_secret=secret, scope="openid profile email")
     assert segments(body["access_token"])[1]["acr"] == "mfa"
     return body
 
