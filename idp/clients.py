@@ -50,6 +50,15 @@ def redirect_uri_problem(uri: str) -> str | None:
     return None
 
 
+def backchannel_problem(uri: str) -> str | None:
+    """Back-Channel Logout 1.0 §2.2: an absolute http(s) URL, no fragment; https except
+    for localhost, as for redirect URIs."""
+    problem = redirect_uri_problem(uri)
+    if problem is None and urlsplit(uri).scheme not in ("http", "https"):
+        problem = "must be an http(s) URL"
+    return problem
+
+
 def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
     if not redirect_uris:
         raise ClientError("at least one redirect URI is needed")
@@ -62,7 +71,8 @@ def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
 def create(
     *, name: str, redirect_uris: list[str], logout_uris: list[str], public: bool, min_acr: str | None = None,
     scope: str = DEFAULT_SCOPE, refresh_grace_seconds: int | None = None, pkce_required: bool = True,
-    refresh_tokens_always: bool = False, actor_id: int | None = None,
+    refresh_tokens_always: bool = False, backchannel_logout_uri: str | None = None, dpop_bound: bool = False,
+    actor_id: int | None = None,
 ) -> tuple[Client, str | None]:
     """The new client and its secret (None for a public client); the secret is shown once.
     `refresh_grace_seconds` None chooses the default for the client's type."""
@@ -75,13 +85,18 @@ def create(
     if public and not pkce_required:
         raise ClientError("PKCE is always required for a public client")
     refresh_grace_seconds = refresh_grace(public, refresh_grace_seconds)
+    if backchannel_logout_uri:
+        problem = backchannel_problem(backchannel_logout_uri)
+        if problem:
+            raise ClientError(f"{backchannel_logout_uri}: {problem}")
     secret = None if public else random_token(32)
     client = Client(
         client_id=secrets.token_urlsafe(16), client_secret_hash=token_hash(secret) if secret else None,
         name=name, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(logout_uris),
         scope=" ".join(dict.fromkeys(scope.split())), is_public=public, min_acr=min_acr,
         refresh_grace_seconds=refresh_grace_seconds, pkce_required=pkce_required,
-        refresh_tokens_always=refresh_tokens_always, created_at=clock.now(),
+        refresh_tokens_always=refresh_tokens_always, backchannel_logout_uri=backchannel_logout_uri or None,
+        dpop_bound=dpop_bound, created_at=clock.now(),
     )
     db.session.add(client)
     audit.emit("client.created", actor_id=actor_id, client_id=client.client_id, name=name, public=public)

@@ -23,6 +23,7 @@ class ClientRules:
     is_public: bool
     pkce_required: bool
     refresh_tokens_always: bool
+    dpop_bound: bool
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -96,6 +97,10 @@ class Client(ClientRules, db.Model):
     pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: A refresh token even when the request did not ask for offline_access (OIDC Core §11).
     refresh_tokens_always: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Where Back-Channel Logout 1.0 sends its logout tokens (None: not registered).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    #: Every token request must carry a DPoP proof (RFC 9449): no bearer tokens at all.
+    dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -126,6 +131,8 @@ class Grant(db.Model):
     #: access tokens are also checked against the revoked ones (store.denylist). Until
     #: then, validating them needs nothing but this row.
     access_revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: A public client's DPoP key (RFC 7638 thumbprint): its refresh tokens need a proof of it.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuthorizationCode(db.Model):

@@ -105,8 +105,8 @@ class IntrospectionEndpoint(_Introspection):
         if token.access_claims is not None:
             c = token.access_claims
             body = {k: c[k] for k in ("iss", "sub", "aud", "client_id", "scope", "exp", "iat", "jti") if k in c}
-            body.update({k: c[k] for k in ("auth_time", "acr", "amr") if k in c})
-            body["token_type"] = "Bearer"
+            body.update({k: c[k] for k in ("auth_time", "acr", "amr", "cnf") if k in c})
+            body["token_type"] = "DPoP" if "cnf" in c else "Bearer"
             return body
         row = token.refresh
         return {

@@ -19,7 +19,7 @@ from .. import clock
 from ..extensions import db, write_ephemeral
 from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
-from . import claims, pkce, revocation, tokens
+from . import claims, dpop, pkce, revocation, tokens
 from .client_lookup import RegisteredClient
 from .records import GrantRecord, PresentedRefreshToken, RedeemedCode
 
@@ -140,6 +140,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("redirect_uri is required")
         code: RedeemedCode = self.request.authorization_code
         pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
+        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=None)
 
     def create_token_response(self):  # noqa: ANN201
         code: RedeemedCode = self.request.authorization_code
@@ -153,11 +154,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             id=code.grant_id, user_id=person.id, client_id=client.client_id, scope=code.scope,
             auth_time=code.auth_time, acr=code.acr, amr=code.amr, sid=code.sid,
             expires_at=now + current_app.config["IDP_REFRESH_TOKEN_TTL"],
+            # RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key (a
+            # confidential client's are bound to its secret already).
+            dpop_jkt=self.request.dpop_jkt if client.is_public else None,
         )
         db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
         refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if _offline(client, code.scope) else None
         body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce,
-                               id_token_claims=claims.id_token_claims(person, code.id_token_claims))
+                               id_token_claims=claims.id_token_claims(person, code.id_token_claims), jkt=self.request.dpop_jkt)
         db.session.commit()
         return 200, body, NO_STORE
 
@@ -180,6 +184,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         grant = presented.grant
         if grant.revoked_at is not None or grant.expires_at <= clock.now():
             raise InvalidGrantError("the refresh token is no longer valid")
+        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=grant.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
         presented: PresentedRefreshToken = self.request.refresh_token
@@ -189,7 +194,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("the account is not active")
         scope = self.request.payload.scope or presented.scope
         successor = self._rotate(presented, client)
-        body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor)
+        body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor,
+                               jkt=self.request.dpop_jkt)
         db.session.commit()
         return 200, body, NO_STORE
 

@@ -34,6 +34,7 @@ class GrantRecord:
     sid: str | None
     expires_at: int
     revoked_at: int | None = None
+    dpop_jkt: str | None = None
 
     def columns(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -82,7 +83,7 @@ class RedeemedCode:
 
 
 _TOKEN = ("id", "token_hash", "grant_id", "client_id", "scope", "issued_at", "rotated_at", "successor_encrypted")
-_GRANT = ("user_id", "auth_time", "acr", "amr", "sid", "expires_at", "revoked_at")
+_GRANT = ("user_id", "auth_time", "acr", "amr", "sid", "expires_at", "revoked_at", "dpop_jkt")
 _PERSON = ("subject", "email", "name", "disabled")
 
 

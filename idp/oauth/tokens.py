@@ -39,7 +39,9 @@ def new_grant_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None) -> str:
+def access_token(
+    *, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None, jkt: str | None = None,
+) -> str:
     s, now = settings(), clock.now()
     claims: dict[str, Any] = {
         "iss": s.issuer,
@@ -53,6 +55,8 @@ def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | N
         "iat": now,
         "exp": now + s.access_ttl,
     }
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6: bound to the DPoP key
     if grant is not None:
         claims.update(auth_time=grant.auth_time, acr=grant.acr, amr=grant.amr)
         if grant.sid:
@@ -96,12 +100,13 @@ def response(
     refresh: str | None = None,
     nonce: str | None = None,
     id_token_claims: dict[str, Any] | None = None,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
     """The token endpoint's JSON body (RFC 6749 §5.1)."""
-    access = access_token(client=client, scope=scope, user=user, grant=grant)
+    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt)
     body: dict[str, Any] = {
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
         "expires_in": settings().access_ttl,
         "scope": scope,
     }

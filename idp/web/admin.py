@@ -186,7 +186,9 @@ def clients() -> Response | str:
                 logout_uris=_uris("post_logout_redirect_uris"), public=bool(request.form.get("public")),
                 min_acr=request.form.get("min_acr") or None, pkce_required=not request.form.get("pkce_optional"),
                 refresh_grace_seconds=_seconds(request.form.get("refresh_grace_seconds")),
-                refresh_tokens_always=bool(request.form.get("refresh_tokens_always")), actor_id=g.admin.id,
+                refresh_tokens_always=bool(request.form.get("refresh_tokens_always")),
+                backchannel_logout_uri=request.form.get("backchannel_logout_uri", "").strip() or None,
+                dpop_bound=bool(request.form.get("dpop_bound")), actor_id=g.admin.id,
             )
         except client_registry.ClientError as exc:
             db.session.rollback()

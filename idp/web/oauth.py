@@ -9,7 +9,9 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from ..authn import policy
 from ..extensions import csrf, db
-from ..oauth import access, authorize as authz, revocation
+from idp_resource.dpop import InvalidProof
+
+from ..oauth import access, authorize as authz, dpop, revocation
 from ..oauth.claims import claims_for
 from . import cors, flow, session as web_session
 
@@ -111,13 +113,16 @@ def preflight() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 @csrf.exempt
 def userinfo() -> Response:
-    token_value = _bearer_token()
+    scheme, token_value = _access_token()
     found = access.validate(token_value) if token_value else None
     if found is None or found.user is None:
         # RFC 6750 §3.1
-        error = 'Bearer error="invalid_token"' if token_value else 'Bearer realm="idp"'
+        error = f'{scheme} error="invalid_token"' if token_value else 'Bearer realm="idp"'
         response = Response(status=401, headers={"WWW-Authenticate": error})
         return cors.for_token(response, None)
+    refused = _dpop_refusal(scheme, token_value, found.claims)
+    if refused is not None:
+        return cors.for_token(refused, None)
     scopes = set(str(found.claims.get("scope", "")).split())
     if "openid" not in scopes:
         response = Response(status=403, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'})
@@ -127,13 +132,33 @@ def userinfo() -> Response:
     return cors.for_token(response, found.claims)
 
 
-def _bearer_token() -> str | None:
+def _access_token() -> tuple[str, str | None]:
+    """The scheme (Bearer or DPoP) and the access token of the request."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    if scheme.lower() in ("bearer", "dpop") and value.strip():
+        return ("DPoP" if scheme.lower() == "dpop" else "Bearer"), value.strip()
     if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-        return request.form.get("access_token") or None  # RFC 6750 §2.2
+        return "Bearer", request.form.get("access_token") or None  # RFC 6750 §2.2
+    return "Bearer", None
+
+
+def _dpop_refusal(scheme: str, token_value: str, claims: dict) -> Response | None:
+    """RFC 9449 §7: a DPoP-bound token needs the DPoP scheme and a proof of its key; a
+    bearer token is not sent as DPoP. None when the request may go on."""
+    cnf = claims.get("cnf")
+    bound = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if bound is None and scheme == "Bearer":
+        return None
+    algs = " ".join(dpop.ALGS)
+    if bound is None or scheme != "DPoP":
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
+    try:
+        proven = dpop.resource_request_key(token_value, "/userinfo")
+    except InvalidProof:
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_dpop_proof", algs="{algs}"'})
+    if proven != bound:
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
     return None
 
 

@@ -203,7 +203,7 @@ def test_core_imports_no_framework_at_module_level():
                 imported.add(node.module.split(".")[0])
     assert imported <= {
         "__future__", "base64", "binascii", "http", "json", "threading", "time", "urllib", "collections",
-        "dataclasses", "functools", "typing", "joserfc",
+        "dataclasses", "functools", "typing", "joserfc", "hashlib",
     }, imported
 
 
