@@ -8,7 +8,9 @@ module:
   once when a token names a key it does not know (rate-limited);
 * `access_token.AccessTokenVerifier.verify` checks an access token as RFC 9068 §4 asks;
 * `requirements.check_authentication` says whether the claims meet a route's `acr` / `max_age`;
-* `challenges.www_authenticate` builds RFC 6750 §3 / RFC 9470 §3 challenges.
+* `challenges.www_authenticate` builds RFC 6750 §3 / RFC 9470 §3 challenges;
+* `dpop.verify_proof` and `dpop.ProofChecker` check DPoP proofs (RFC 9449) for
+  DPoP-bound tokens.
 
 `flask_decorator.ResourceServer` wraps these for Flask (imported only when a decorated
 view runs)::
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from .access_token import ACCESS_TOKEN_TYPES, REQUIRED_CLAIMS, AccessTokenVerifier
 from .challenges import www_authenticate
+from .dpop import InvalidProof, ProofChecker, verify_proof
 from .errors import InvalidToken, KeySetUnavailable
 from .flask_decorator import ResourceServer
 from .jwks import ACCEPTED_ALGS, JwksCache, fetch_json
@@ -39,12 +42,15 @@ __all__ = [
     "ACCESS_TOKEN_TYPES",
     "REQUIRED_CLAIMS",
     "AccessTokenVerifier",
+    "InvalidProof",
     "InvalidToken",
     "JwksCache",
     "KeySetUnavailable",
+    "ProofChecker",
     "ResourceServer",
     "Shortfall",
     "check_authentication",
     "fetch_json",
+    "verify_proof",
     "www_authenticate",
 ]

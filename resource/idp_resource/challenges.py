@@ -23,8 +23,11 @@ def www_authenticate(
     max_age: int | None = None,
     scope: str | Iterable[str] | None = None,
     realm: str | None = None,
+    scheme: str = "Bearer",
+    algs: str | None = None,
 ) -> str:
-    """A `WWW-Authenticate` value for the Bearer scheme.
+    """A `WWW-Authenticate` value for the Bearer scheme (or `scheme="DPoP"`, RFC 9449 §7.1,
+    with its `algs` parameter).
 
     No `error` gives the bare `Bearer` challenge (RFC 6750 §3.1: a request without any
     token gets no error code). `acr_values` and `max_age` are RFC 9470 §3's parameters for
@@ -48,6 +51,8 @@ def www_authenticate(
     for name, value in params:
         if not _is_param_text(value):
             raise ValueError(f"{name} contains characters a challenge cannot carry: {value!r}")
+    if algs is not None:
+        params.append(("algs", algs))
     if not params:
-        return "Bearer"
-    return "Bearer " + ", ".join(f'{name}="{value}"' for name, value in params)
+        return scheme
+    return scheme + " " + ", ".join(f'{name}="{value}"' for name, value in params)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +18,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import import_key
 
+from .errors import InvalidToken
 from .jwks import ACCEPTED_ALGS, _usable
 
 #: A proof is fresh for this many seconds after its iat (RFC 9449 §11.1 leaves it to us).
@@ -110,3 +114,44 @@ def verify_proof(
     if access_token is not None and claims.get("ath") != access_token_hash(access_token):
         raise InvalidProof("the DPoP proof is not for this access token (ath)")
     return Proof(jkt=key.thumbprint(), jti=jti, iat=iat)
+
+
+class ProofChecker:
+    """A resource server's side (RFC 9449 §7): a token with `cnf.jkt` must come as
+    `Authorization: DPoP` with one fresh proof of that key over this request and token; a
+    token without it must not claim the DPoP scheme. Each proof's `jti` is accepted once:
+    remembered in this process's memory (at most `capacity`, oldest first out, each for as
+    long as its proof would be fresh), so replays across several processes of one API are
+    caught only per process."""
+
+    def __init__(self, capacity: int = 100_000):
+        self.capacity = capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, scheme: str, token: str, claims: dict[str, Any], *, method: str, uri: str,
+              headers: Sequence[str], now: float) -> None:
+        cnf = claims.get("cnf")
+        bound = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if bound is None:
+            if scheme == "DPoP":
+                raise InvalidToken("the token is not DPoP-bound: send it as a bearer token")
+            return
+        if scheme != "DPoP":
+            error = InvalidToken("the token is DPoP-bound: send it with the DPoP scheme and a proof")
+            error.dpop = True  # type: ignore[attr-defined]  # so the challenge says DPoP
+            raise error
+        if len(headers) != 1:
+            raise InvalidProof("exactly one DPoP proof is required")
+        proof = verify_proof(headers[0], method=method, uri=uri, now=now, access_token=token)
+        if proof.jkt != bound:
+            raise InvalidProof("the DPoP proof is signed by another key than the token's")
+        self._first_use(f"{proof.jkt}:{proof.jti}", now)
+
+    def _first_use(self, key: str, now: float) -> None:
+        with self._lock:
+            while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self.capacity):
+                self._seen.popitem(last=False)
+            if key in self._seen:
+                raise InvalidProof("the DPoP proof was used before")
+            self._seen[key] = now + MAX_AGE + LEEWAY

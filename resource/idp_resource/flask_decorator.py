@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from .access_token import AccessTokenVerifier
 from .challenges import www_authenticate
 from .errors import InvalidToken, KeySetUnavailable
-from .jwks import Fetch, JwksCache, fetch_json
+from .dpop import InvalidProof, ProofChecker
+from .jwks import ACCEPTED_ALGS, Fetch, JwksCache, fetch_json
 from .requirements import _check_requirements, check_authentication
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,18 +28,19 @@ class _BadRequest(Exception):
     pass
 
 
-def _bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer …` header (RFC 6750 §2.1); None without one.
-    The scheme name is case-insensitive (RFC 9110 §11.1)."""
+def _access_token(authorization: str | None) -> tuple[str, str | None]:
+    """The scheme (`Bearer`, RFC 6750 §2.1, or `DPoP`, RFC 9449 §7.1) and token of the
+    Authorization header; no token without one. Scheme names are case-insensitive (RFC
+    9110 §11.1)."""
     if not authorization:
-        return None
+        return "Bearer", None
     scheme, _, rest = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None  # another scheme: for us, no bearer credentials at all
+    if scheme.lower() not in ("bearer", "dpop"):
+        return "Bearer", None  # another scheme: for us, no credentials at all
     parts = rest.split()
     if len(parts) != 1:
-        raise _BadRequest("the Authorization header must carry exactly one bearer token")
-    return parts[0]
+        raise _BadRequest("the Authorization header must carry exactly one access token")
+    return ("DPoP" if scheme.lower() == "dpop" else "Bearer"), parts[0]
 
 
 class ResourceServer:
@@ -81,6 +83,8 @@ class ResourceServer:
             jwks = JwksCache(uri, ttl=ttl, min_refetch_interval=min_refetch_interval, fetch=self._fetch)
         self.jwks = jwks
         self.verifier = AccessTokenVerifier(self.issuer, self.audience, jwks, leeway=leeway)
+        #: DPoP-bound tokens (cnf.jkt) need a proof of their key; proofs are used once.
+        self.proofs = ProofChecker()
 
     def _discovered_jwks_uri(self) -> str:
         if self._jwks_uri_found is None:
@@ -119,15 +123,20 @@ class ResourceServer:
                 from flask import g, request
 
                 try:
-                    token = _bearer_token(request.headers.get("Authorization"))
+                    scheme, token = _access_token(request.headers.get("Authorization"))
                 except _BadRequest as exc:
                     return self._error(400, "invalid_request", str(exc))
                 if token is None:
                     return self._error(401, None, "An access token is required")
                 try:
                     claims = self.verifier.verify(token)
+                    self.proofs.check(scheme, token, claims, method=request.method, uri=request.base_url,
+                                      headers=request.headers.getlist("DPoP"), now=self.verifier.now())
+                except InvalidProof as exc:
+                    return self._error(401, "invalid_dpop_proof", exc.description, scheme="DPoP")
                 except InvalidToken as exc:
-                    return self._error(401, "invalid_token", exc.description)
+                    return self._error(401, "invalid_token", exc.description,
+                                       scheme="DPoP" if getattr(exc, "dpop", False) else scheme)
                 except KeySetUnavailable:
                     response = self._error(503, "temporarily_unavailable", "Cannot verify tokens right now")
                     response.headers["Retry-After"] = "10"
@@ -141,14 +150,14 @@ class ResourceServer:
                     # (a fresh sign-in at pwd would otherwise fail on acr next time).
                     return self._error(
                         401, "insufficient_user_authentication", shortfall.description,
-                        acr_values=acr, max_age=max_age,
+                        acr_values=acr, max_age=max_age, scheme=scheme,
                     )
                 granted = claims.get("scope")
                 granted_set = set(granted.split()) if isinstance(granted, str) else set()
                 if not set(required) <= granted_set:
                     return self._error(
                         403, "insufficient_scope", "The token lacks a scope this resource needs",
-                        scope=" ".join(required),
+                        scope=" ".join(required), scheme=scheme,
                     )
                 g.token_claims = claims
                 return view(*args, **kwargs)
@@ -157,7 +166,7 @@ class ResourceServer:
 
         return decorate
 
-    def _error(self, status: int, error: str | None, description: str, **params: Any) -> Any:
+    def _error(self, status: int, error: str | None, description: str, scheme: str = "Bearer", **params: Any) -> Any:
         from flask import jsonify
 
         body: dict[str, Any] = {"error": error, "error_description": description} if error else {
@@ -167,7 +176,8 @@ class ResourceServer:
         response.status_code = status
         if status in (401, 403) or error == "invalid_request":
             response.headers["WWW-Authenticate"] = www_authenticate(
-                error, description if error else None, realm=self.realm, **params
+                error, description if error else None, realm=self.realm, scheme=scheme,
+                algs=" ".join(ACCEPTED_ALGS) if scheme == "DPoP" else None, **params
             )
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -61,7 +61,7 @@ def bearer(token: str, scheme: str = "Bearer") -> dict:
 def challenge_params(value: str) -> dict[str, str]:
     """Parse `Bearer k="v", k2="v2"` (RFC 7235 §2.1, as RFC 6750 uses it)."""
     scheme, _, rest = value.partition(" ")
-    assert scheme == "Bearer", value
+    assert scheme in ("Bearer", "DPoP"), value
     params = {}
     for item in filter(None, (p.strip() for p in rest.split('", '))):
         name, _, quoted = item.partition("=")
@@ -776,3 +776,58 @@ def test_clock_module_is_not_what_the_resource_server_uses(api, tokens, monkeypa
     # The resource server runs on its own clock, not the provider's idp.clock.
     monkeypatch.setattr(clock, "now", lambda: 0)
     assert api.get("/profile", headers=bearer(tokens["access_token"])).status_code == 200
+
+
+# --- DPoP-bound tokens (RFC 9449 §7) ------------------------------------------------------
+
+def _dpop_tokens(actions, spa, key, **params) -> dict:
+    from tests.helpers import Pkce
+
+    pkce = Pkce()
+    code = actions.code(spa, pkce, **params)
+    return actions.http.post("/token", headers={"DPoP": key.proof("POST", "http://localhost/token")}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": spa.redirect_uri,
+        "code_verifier": pkce.verifier, "client_id": spa.client_id,
+    }).get_json()
+
+
+def test_dpop_bound_tokens_need_a_proof_of_their_key(api, actions, user, spa):
+    from tests.dpop import DpopKey
+
+    key = DpopKey()
+    access = _dpop_tokens(actions, spa, key)["access_token"]
+    url = "http://localhost/profile"
+    proof = key.proof("GET", url, access_token=access)
+    assert api.get("/profile", headers={"Authorization": f"DPoP {access}", "DPoP": proof}).status_code == 200
+    refusals = {
+        "bearer": ({"Authorization": f"Bearer {access}"}, "invalid_token"),
+        "no proof": ({"Authorization": f"DPoP {access}"}, "invalid_dpop_proof"),
+        "replay": ({"Authorization": f"DPoP {access}", "DPoP": proof}, "invalid_dpop_proof"),
+        "other key": ({"Authorization": f"DPoP {access}", "DPoP": DpopKey().proof("GET", url, access_token=access)},
+                      "invalid_dpop_proof"),
+        "other uri": ({"Authorization": f"DPoP {access}", "DPoP": key.proof("GET", "http://localhost/admin",
+                                                                             access_token=access)}, "invalid_dpop_proof"),
+        "no ath": ({"Authorization": f"DPoP {access}", "DPoP": key.proof("GET", url)}, "invalid_dpop_proof"),
+    }
+    for name, (headers, error) in refusals.items():
+        response = api.get("/profile", headers=headers)
+        assert response.status_code == 401, name
+        assert challenge_params(response.headers["WWW-Authenticate"])["error"] == error, name
+        assert response.headers["WWW-Authenticate"].startswith("DPoP "), name
+
+
+def test_a_dpop_step_up_challenge_uses_the_dpop_scheme(api, actions, user, spa):
+    from tests.dpop import DpopKey
+
+    key = DpopKey()
+    access = _dpop_tokens(actions, spa, key)["access_token"]
+    proof = key.proof("GET", "http://localhost/admin", access_token=access)
+    response = api.get("/admin", headers={"Authorization": f"DPoP {access}", "DPoP": proof})
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("DPoP ") and challenge_params(challenge)["acr_values"] == "mfa"
+
+
+def test_a_bearer_token_sent_as_dpop_is_refused(api, tokens):
+    response = api.get("/profile", headers={"Authorization": f"DPoP {tokens['access_token']}"})
+    assert response.status_code == 401 and challenge_params(response.headers["WWW-Authenticate"])["error"] == "invalid_token"
