@@ -101,6 +101,13 @@ class Config:
     #: Seconds to wait for an upstream's discovery, keys, token or userinfo endpoint.
     IDP_UPSTREAM_TIMEOUT = _int("IDP_UPSTREAM_TIMEOUT", 5)
 
+    # Back-Channel Logout 1.0 (`idp clients create --backchannel-logout-uri`; docs/connect-an-app.md).
+    #: Seconds to wait for a client's back-channel logout endpoint.
+    IDP_BACKCHANNEL_TIMEOUT = _int("IDP_BACKCHANNEL_TIMEOUT", 5)
+    #: Deliveries per logout token; a failed one is retried after 1, 2, 4, 8 … seconds.
+    IDP_BACKCHANNEL_ATTEMPTS = _int("IDP_BACKCHANNEL_ATTEMPTS", 5)
+    IDP_BACKCHANNEL_RETRY_SECONDS = float(os.environ.get("IDP_BACKCHANNEL_RETRY_SECONDS", "1"))
+
     # Lazy migration from a system that will not export its hashes (docs/move-your-users-here.md).
     #: The old system's verifier, asked once per imported person without a hash: https only.
     IDP_LEGACY_VERIFIER_URL = os.environ.get("IDP_LEGACY_VERIFIER_URL") or None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import jwt as pyjwt
 
-from idp.resource import AccessTokenVerifier, JwksCache
+from idp_resource import AccessTokenVerifier, JwksCache
 
 from .servers import PEER
 

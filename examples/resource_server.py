@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask, g  # noqa: E402
 
-from idp.resource import ResourceServer  # noqa: E402
+from idp_resource import ResourceServer  # noqa: E402
 
 #: Seconds a payment may follow the sign-in (RFC 9470 max_age).
 PAYMENT_MAX_AGE = 300

@@ -120,6 +120,9 @@ def _init_outbound(app: Flask) -> None:
     c = app.config
     loopback = c["IDP_ENV"] != "production"
     app.extensions["idp.upstream_client"] = UpstreamClient(Http(c["IDP_UPSTREAM_TIMEOUT"], loopback))
+    from .oauth import backchannel
+
+    backchannel.init_app(app)
     app.extensions["idp.legacy_verifier"] = LegacyVerifier(
         c["IDP_LEGACY_VERIFIER_URL"], c["IDP_LEGACY_VERIFIER_TOKEN"], Http(c["IDP_LEGACY_VERIFIER_TIMEOUT"], loopback),
     ) if c["IDP_LEGACY_VERIFIER_URL"] else None

@@ -42,14 +42,26 @@ def clients() -> None:
 @click.option("--public", is_flag=True, help="A browser or native app: no secret, PKCE only.")
 @click.option("--min-acr", type=click.Choice(acrs.LEVELS))
 @click.option("--scope", default=client_registry.DEFAULT_SCOPE, show_default=True)
-@click.option("--refresh-grace-seconds", type=click.IntRange(0, 60), default=0, show_default=True)
+@click.option("--refresh-grace-seconds", type=click.IntRange(0, client_registry.MAX_REFRESH_GRACE),
+              help="A repeated refresh within this window gets the same successor. Default: "
+                   f"{client_registry.CONFIDENTIAL_REFRESH_GRACE} for a confidential client, 0 (strict) for a public one "
+                   f"(at most {client_registry.MAX_PUBLIC_REFRESH_GRACE}).")
+@click.option("--pkce", type=click.Choice(["required", "optional"]), default="required", show_default=True,
+              help="optional: a confidential client may send a nonce instead of a code_challenge.")
+@click.option("--always-refresh-token", "refresh_tokens_always", is_flag=True,
+              help="A refresh token even when the request does not ask for offline_access.")
+@click.option("--backchannel-logout-uri", help="Where Back-Channel Logout 1.0 posts logout tokens.")
+@click.option("--dpop", "dpop_bound", is_flag=True, help="Tokens only with a DPoP proof (RFC 9449): no bearer tokens.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, as_json) -> None:  # noqa: ANN001
+def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, pkce,  # noqa: ANN001
+                   refresh_tokens_always, backchannel_logout_uri, dpop_bound, as_json) -> None:  # noqa: ANN001
     try:
         client, secret = client_registry.create(
             name=name, redirect_uris=list(redirect_uris), logout_uris=list(logout_uris), public=public,
-            min_acr=min_acr, scope=scope, refresh_grace_seconds=refresh_grace_seconds,
+            min_acr=min_acr, scope=scope, refresh_grace_seconds=refresh_grace_seconds, pkce_required=pkce == "required",
+            refresh_tokens_always=refresh_tokens_always, backchannel_logout_uri=backchannel_logout_uri,
+            dpop_bound=dpop_bound,
         )
     except client_registry.ClientError as exc:
         _fail(str(exc))

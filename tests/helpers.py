@@ -162,6 +162,8 @@ class Actions:
         )
 
     def tokens(self, c: TestClient, **params) -> dict:
+        """ID, access and refresh tokens: offline_access unless `scope` says otherwise."""
+        params.setdefault("scope", "openid profile email offline_access")
         pkce = Pkce()
         code = self.code(c, pkce, **params)
         response = self.exchange(c, code, pkce)

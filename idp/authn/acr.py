@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-LEVELS = ("pwd", "mfa", "phr")
+# One definition, shared with the resource-server helper (resource/idp_resource).
+from idp_resource.levels import LEVELS
+
 #: What a sign-in starts with: the password, or an upstream provider (RFC 8176 `fed`).
 FIRST_FACTORS = ("pwd", "fed")
 #: The upstream's own second factor, counted only where the operator trusts it.

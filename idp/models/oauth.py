@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,6 +21,9 @@ class ClientRules:
     post_logout_redirect_uris: list
     scope: str
     is_public: bool
+    pkce_required: bool
+    refresh_tokens_always: bool
+    dpop_bound: bool
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -87,7 +90,17 @@ class Client(ClientRules, db.Model):
     scope: Mapped[str] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     min_acr: Mapped[str | None] = mapped_column(String(16))
+    #: Seconds in which a repeated refresh with the same token gets the same successor
+    #: instead of revoking the grant (clients.create chooses the default by client type).
     refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    #: False only for a confidential client that relies on `nonce` instead (RFC 9700 §2.1.1).
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: A refresh token even when the request did not ask for offline_access (OIDC Core §11).
+    refresh_tokens_always: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Where Back-Channel Logout 1.0 sends its logout tokens (None: not registered).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    #: Every token request must carry a DPoP proof (RFC 9449): no bearer tokens at all.
+    dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -118,6 +131,8 @@ class Grant(db.Model):
     #: access tokens are also checked against the revoked ones (store.denylist). Until
     #: then, validating them needs nothing but this row.
     access_revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: A public client's DPoP key (RFC 7638 thumbprint): its refresh tokens need a proof of it.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuthorizationCode(db.Model):
@@ -129,11 +144,14 @@ class AuthorizationCode(db.Model):
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)
-    code_challenge: Mapped[str] = mapped_column(String(128))
+    #: None when the client's PKCE is optional and the request sent none (a nonce did).
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
     auth_time: Mapped[int] = mapped_column(BigInteger)
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list] = mapped_column(JSON)
     sid: Mapped[str | None] = mapped_column(String(64))
+    #: The person's claims the `claims` parameter asked the ID token for (OIDC Core §5.5).
+    id_token_claims: Mapped[list | None] = mapped_column(JSON)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     #: Set atomically by the one redemption that wins; later ones see it and revoke.
     used_at: Mapped[int | None] = mapped_column(BigInteger)

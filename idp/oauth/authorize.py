@@ -121,7 +121,10 @@ def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> A
         grant = server.get_consent_grant(request=StoredAuthorizationRequest(params, uri))
         if not grant.request.scope:
             raise InvalidScopeError("none of the requested scopes is allowed for this client")
-        pkce.check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
+        pkce.check_challenge(
+            params.get("code_challenge"), params.get("code_challenge_method"),
+            required=client.pkce_required or client.is_public, nonce=params.get("nonce"), scope=grant.request.scope,
+        )
         req = AuthorizationRequest(
             params=params,
             client=client,

@@ -105,8 +105,8 @@ class IntrospectionEndpoint(_Introspection):
         if token.access_claims is not None:
             c = token.access_claims
             body = {k: c[k] for k in ("iss", "sub", "aud", "client_id", "scope", "exp", "iat", "jti") if k in c}
-            body.update({k: c[k] for k in ("auth_time", "acr", "amr") if k in c})
-            body["token_type"] = "Bearer"
+            body.update({k: c[k] for k in ("auth_time", "acr", "amr", "cnf") if k in c})
+            body["token_type"] = "DPoP" if "cnf" in c else "Bearer"
             return body
         row = token.refresh
         return {
@@ -138,9 +138,11 @@ class EndSessionEndpoint(_EndSession):
         return claims
 
     def is_post_logout_redirect_uri_legitimate(self, request, post_logout_redirect_uri, client, logout_hint):  # noqa: ANN001
-        # Without id_token_hint we cannot tell who asks: never redirect (OIDC RP-Initiated
-        # Logout §3: redirect only to a URI registered by the client the hint names).
-        return False
+        # Reached only with a client_id whose registered URIs contain this one exactly
+        # (RP-Initiated Logout §3). Without id_token_hint anyone can send such a request,
+        # so the view asks the person before signing them out; the redirect itself can
+        # only go where the client registered.
+        return True
 
     def end_session(self, end_session_request) -> None:  # noqa: ANN001
         """The view ends the browser session itself (it owns flask.session)."""

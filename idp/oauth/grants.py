@@ -6,7 +6,7 @@ from the sign-in into every token.
 The token endpoint is the hot path: statements are SQLAlchemy Core, each check that can be
 part of a write is (a conditional UPDATE … RETURNING), and clients come from the
 process's cache (client_lookup). A code redemption is three statements (take the code with its
-person, write the grant and its refresh token), a refresh three.
+person, write the grant and its refresh token; two without offline_access), a refresh three.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .. import clock
 from ..extensions import db, write_ephemeral
 from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
-from . import pkce, revocation, tokens
+from . import claims, dpop, pkce, revocation, tokens
 from .client_lookup import RegisteredClient
 from .records import GrantRecord, PresentedRefreshToken, RedeemedCode
 
@@ -84,6 +84,13 @@ def _store_refresh_token(grant_id: str, client_id: str, scope: str, now: int) ->
     return value
 
 
+def _offline(client: RegisteredClient, scope: str) -> bool:
+    """OIDC Core §11: a refresh token only when the request was granted offline_access (the
+    client's registered scopes bound what it can be granted), or the client is registered to
+    always get one."""
+    return client.refresh_tokens_always or "offline_access" in scope.split()
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     # 256 bits of entropy per code.
@@ -98,11 +105,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "redirect_uri": request.payload.redirect_uri,
             "scope": request.scope,
             "nonce": request.payload.data.get("nonce"),
-            "code_challenge": request.payload.data["code_challenge"],
+            "code_challenge": request.payload.data.get("code_challenge"),
             "auth_time": ctx.auth_time,
             "acr": ctx.acr,
             "amr": ctx.amr,
             "sid": ctx.sid,
+            "id_token_claims": claims.requested_for_id_token(request.payload.data.get("claims"), request.scope),
             "expires_at": clock.now() + current_app.config["IDP_CODE_TTL"],
             # Chosen now, so a second redemption racing the first can revoke it.
             "grant_id": tokens.new_grant_id(),
@@ -132,6 +140,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("redirect_uri is required")
         code: RedeemedCode = self.request.authorization_code
         pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
+        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=None)
 
     def create_token_response(self):  # noqa: ANN201
         code: RedeemedCode = self.request.authorization_code
@@ -145,10 +154,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             id=code.grant_id, user_id=person.id, client_id=client.client_id, scope=code.scope,
             auth_time=code.auth_time, acr=code.acr, amr=code.amr, sid=code.sid,
             expires_at=now + current_app.config["IDP_REFRESH_TOKEN_TTL"],
+            # RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key (a
+            # confidential client's are bound to its secret already).
+            dpop_jkt=self.request.dpop_jkt if client.is_public else None,
         )
         db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
-        refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now)
-        body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce)
+        refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if _offline(client, code.scope) else None
+        body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce,
+                               id_token_claims=claims.id_token_claims(person, code.id_token_claims), jkt=self.request.dpop_jkt)
         db.session.commit()
         return 200, body, NO_STORE
 
@@ -171,6 +184,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         grant = presented.grant
         if grant.revoked_at is not None or grant.expires_at <= clock.now():
             raise InvalidGrantError("the refresh token is no longer valid")
+        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=grant.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
         presented: PresentedRefreshToken = self.request.refresh_token
@@ -180,7 +194,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("the account is not active")
         scope = self.request.payload.scope or presented.scope
         successor = self._rotate(presented, client)
-        body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor)
+        body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor,
+                               jkt=self.request.dpop_jkt)
         db.session.commit()
         return 200, body, NO_STORE
 
@@ -190,7 +205,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         the same successor (several tabs of one SPA refreshing at once)."""
         now = clock.now()
         grace = client.refresh_grace_seconds or 0
-        if presented.rotated_at is None:
+        rotated_at, sealed_successor = presented.rotated_at, presented.successor_encrypted
+        if rotated_at is None:
             successor = random_token(32)
             sealed = _keyring().encrypt(successor.encode(), context=presented.token_hash.encode()) if grace > 0 else None
             won = db.session.execute(_ROTATE, {"token_id": presented.id, "now": now, "sealed": sealed}).rowcount
@@ -200,11 +216,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                     "client_id": presented.client_id, "scope": presented.scope, "issued_at": now,
                 })
                 return successor
+            # A request racing this one rotated it first: read what it stored.
             db.session.rollback()
-        # Rotated already: by a request racing this one, or long ago (a reuse).
-        latest = db.session.execute(_ROTATED, {"token_id": presented.id}).first()
-        if grace > 0 and latest is not None and latest.successor_encrypted and now - latest.rotated_at <= grace:
-            return _keyring().decrypt(latest.successor_encrypted, context=presented.token_hash.encode()).decode()
+            latest = db.session.execute(_ROTATED, {"token_id": presented.id}).first()
+            rotated_at, sealed_successor = (latest.rotated_at, latest.successor_encrypted) if latest else (None, None)
+        # Rotated already: by a racing request, by a retry, or long ago (a reuse).
+        if grace > 0 and sealed_successor and rotated_at is not None and now - rotated_at <= grace:
+            return _keyring().decrypt(sealed_successor, context=presented.token_hash.encode()).decode()
         db.session.rollback()
         revocation.revoke_grant(presented.grant_id, reason="refresh_token_reuse")
         db.session.commit()

@@ -47,6 +47,8 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "dpop_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
         "tls_client_certificate_bound_access_tokens": False,
     }

@@ -34,6 +34,7 @@ class GrantRecord:
     sid: str | None
     expires_at: int
     revoked_at: int | None = None
+    dpop_jkt: str | None = None
 
     def columns(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -49,12 +50,13 @@ class RedeemedCode:
     redirect_uri: str
     scope: str
     nonce: str | None
-    code_challenge: str
+    code_challenge: str | None
     auth_time: int
     acr: str
     amr: list
     sid: str | None
     grant_id: str
+    id_token_claims: list | None
     #: Its person, read by the statement that takes the code (None: no longer exists).
     person: PersonRecord | None = None
 
@@ -80,8 +82,8 @@ class RedeemedCode:
         return self.scope
 
 
-_TOKEN = ("id", "token_hash", "grant_id", "client_id", "scope", "issued_at", "rotated_at")
-_GRANT = ("user_id", "auth_time", "acr", "amr", "sid", "expires_at", "revoked_at")
+_TOKEN = ("id", "token_hash", "grant_id", "client_id", "scope", "issued_at", "rotated_at", "successor_encrypted")
+_GRANT = ("user_id", "auth_time", "acr", "amr", "sid", "expires_at", "revoked_at", "dpop_jkt")
 _PERSON = ("subject", "email", "name", "disabled")
 
 
@@ -96,6 +98,7 @@ class PresentedRefreshToken:
     scope: str
     issued_at: int
     rotated_at: int | None
+    successor_encrypted: str | None
     grant: GrantRecord
     person: PersonRecord
 

@@ -11,11 +11,12 @@ revoked, and is revoked with them.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from .. import clock
 from ..extensions import db
-from ..models import AuthorizationCode, Grant
+from ..models import AuthorizationCode, Grant, User
+from . import backchannel, client_lookup
 
 
 def _drop_unredeemed_codes(owner: ColumnElement[bool]) -> None:
@@ -38,21 +39,41 @@ def revoke_grant(grant_id: str | None, *, reason: str) -> None:
 
 
 def revoke_session_grants(sid: str, *, reason: str = "logout") -> None:
+    """The session ended: its grants end, and their clients hear of it (back-channel)."""
     _drop_unredeemed_codes(AuthorizationCode.sid == sid)
-    db.session.execute(
+    ended = db.session.execute(
         update(Grant)
         .where(Grant.sid == sid, Grant.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
-    )
+        .returning(Grant.client_id, Grant.sid, Grant.user_id)
+    ).all()
+    _tell_clients(ended)
 
 
 def revoke_user_grants(user_id: int, *, reason: str) -> None:
+    """Every session of theirs ended (disabled, password changed, second factors reset)."""
     _drop_unredeemed_codes(AuthorizationCode.user_id == user_id)
-    db.session.execute(
+    ended = db.session.execute(
         update(Grant)
         .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
-    )
+        .returning(Grant.client_id, Grant.sid, Grant.user_id)
+    ).all()
+    _tell_clients(ended)
+
+
+def _tell_clients(ended: list) -> None:
+    """Back-Channel Logout for the ended grants whose client registered a URI; the person's
+    subject is read only then (the clients come from the process's cache)."""
+    wanted = [row for row in ended if getattr(client_lookup.find(row.client_id), "backchannel_logout_uri", None)]
+    if not wanted:
+        return
+    subjects = dict(db.session.execute(
+        select(User.id, User.subject).where(User.id.in_({row.user_id for row in wanted}))
+    ).all())
+    backchannel.sessions_ended(db.session(), [
+        (row.client_id, row.sid, subjects[row.user_id]) for row in wanted if row.user_id in subjects
+    ])
 
 
 def note_access_revoked(grant_id: str | None) -> None:

@@ -39,7 +39,9 @@ def new_grant_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None) -> str:
+def access_token(
+    *, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None, jkt: str | None = None,
+) -> str:
     s, now = settings(), clock.now()
     claims: dict[str, Any] = {
         "iss": s.issuer,
@@ -53,6 +55,8 @@ def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | N
         "iat": now,
         "exp": now + s.access_ttl,
     }
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6: bound to the DPoP key
     if grant is not None:
         claims.update(auth_time=grant.auth_time, acr=grant.acr, amr=grant.amr)
         if grant.sid:
@@ -60,7 +64,10 @@ def access_token(*, client: RegisteredClient, scope: str, user: PersonRecord | N
     return jwt.sign(_keys(), claims, typ="at+jwt")
 
 
-def id_token(*, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None) -> str:
+def id_token(
+    *, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None,
+    extra: dict[str, Any] | None = None,
+) -> str:
     s, now = settings(), clock.now()
     alg, _ = _keys().signing_key()
     claims: dict[str, Any] = {
@@ -79,6 +86,8 @@ def id_token(*, client: RegisteredClient, user: PersonRecord, grant: GrantRecord
         claims["sid"] = grant.sid
     if nonce:
         claims["nonce"] = nonce
+    if extra:
+        claims.update(extra)  # the person's claims the `claims` parameter asked for
     return jwt.sign(_keys(), claims)
 
 
@@ -90,17 +99,19 @@ def response(
     scope: str,
     refresh: str | None = None,
     nonce: str | None = None,
+    id_token_claims: dict[str, Any] | None = None,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
     """The token endpoint's JSON body (RFC 6749 §5.1)."""
-    access = access_token(client=client, scope=scope, user=user, grant=grant)
+    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt)
     body: dict[str, Any] = {
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
         "expires_in": settings().access_ttl,
         "scope": scope,
     }
     if refresh:
         body["refresh_token"] = refresh
     if user is not None and grant is not None and "openid" in scope.split():
-        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce)
+        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce, extra=id_token_claims)
     return body

@@ -175,6 +175,15 @@ def _uris(field: str) -> list[str]:
     return [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
 
 
+def _seconds(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
+        raise client_registry.ClientError("the refresh grace window is a number of seconds")
+    return int(value)
+
+
 @bp.route("/clients", methods=["GET", "POST"])
 @admin_required
 def clients() -> Response | str:
@@ -183,7 +192,11 @@ def clients() -> Response | str:
             client, secret = client_registry.create(
                 name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
                 logout_uris=_uris("post_logout_redirect_uris"), public=bool(request.form.get("public")),
-                min_acr=request.form.get("min_acr") or None, actor_id=g.admin.id,
+                min_acr=request.form.get("min_acr") or None, pkce_required=not request.form.get("pkce_optional"),
+                refresh_grace_seconds=_seconds(request.form.get("refresh_grace_seconds")),
+                refresh_tokens_always=bool(request.form.get("refresh_tokens_always")),
+                backchannel_logout_uri=request.form.get("backchannel_logout_uri", "").strip() or None,
+                dpop_bound=bool(request.form.get("dpop_bound")), actor_id=g.admin.id,
             )
         except client_registry.ClientError as exc:
             db.session.rollback()

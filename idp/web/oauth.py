@@ -11,8 +11,10 @@ from flask_babel import gettext
 from .. import i18n
 from ..authn import policy
 from ..extensions import csrf, db
-from ..models import User
-from ..oauth import access, authorize as authz, revocation
+from idp_resource.dpop import InvalidProof
+
+from ..oauth import access, authorize as authz, dpop, revocation
+from ..oauth.claims import claims_for
 from . import cors, flow, session as web_session
 
 bp = Blueprint("oauth", __name__)
@@ -119,13 +121,16 @@ def preflight() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 @csrf.exempt
 def userinfo() -> Response:
-    token_value = _bearer_token()
+    scheme, token_value = _access_token()
     found = access.validate(token_value) if token_value else None
     if found is None or found.user is None:
         # RFC 6750 §3.1
-        error = 'Bearer error="invalid_token"' if token_value else 'Bearer realm="idp"'
+        error = f'{scheme} error="invalid_token"' if token_value else 'Bearer realm="idp"'
         response = Response(status=401, headers={"WWW-Authenticate": error})
         return cors.for_token(response, None)
+    refused = _dpop_refusal(scheme, token_value, found.claims)
+    if refused is not None:
+        return cors.for_token(refused, None)
     scopes = set(str(found.claims.get("scope", "")).split())
     if "openid" not in scopes:
         response = Response(status=403, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'})
@@ -135,25 +140,33 @@ def userinfo() -> Response:
     return cors.for_token(response, found.claims)
 
 
-def claims_for(user: User, scopes: set[str]) -> dict:
-    """OIDC Core 5.4: which claims each scope releases."""
-    claims: dict = {"sub": user.subject}
-    if "profile" in scopes:
-        claims["name"] = user.name or user.email
-    if "email" in scopes:
-        # Only invited (mail received) or admin-created accounts exist: the address is known.
-        claims["email"] = user.email
-        claims["email_verified"] = True
-    return claims
-
-
-def _bearer_token() -> str | None:
+def _access_token() -> tuple[str, str | None]:
+    """The scheme (Bearer or DPoP) and the access token of the request."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    if scheme.lower() in ("bearer", "dpop") and value.strip():
+        return ("DPoP" if scheme.lower() == "dpop" else "Bearer"), value.strip()
     if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-        return request.form.get("access_token") or None  # RFC 6750 §2.2
+        return "Bearer", request.form.get("access_token") or None  # RFC 6750 §2.2
+    return "Bearer", None
+
+
+def _dpop_refusal(scheme: str, token_value: str, claims: dict) -> Response | None:
+    """RFC 9449 §7: a DPoP-bound token needs the DPoP scheme and a proof of its key; a
+    bearer token is not sent as DPoP. None when the request may go on."""
+    cnf = claims.get("cnf")
+    bound = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if bound is None and scheme == "Bearer":
+        return None
+    algs = " ".join(dpop.ALGS)
+    if bound is None or scheme != "DPoP":
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
+    try:
+        proven = dpop.resource_request_key(token_value, "/userinfo")
+    except InvalidProof:
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_dpop_proof", algs="{algs}"'})
+    if proven != bound:
+        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
     return None
 
 
@@ -166,6 +179,13 @@ def logout() -> Response:
         end = _server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return flow.error_page(error.error, gettext("The sign-out request from the application is not valid."), detail=error.description)
+    requested = request.values.get("post_logout_redirect_uri")
+    if requested and not end.redirect_uri:
+        # Nowhere to send the person back to: tell the app's developer why, rather than
+        # stopping silently on "Signed out" (and sign no one out on a broken request).
+        return Response(render_template(
+            "oauth/logout_uri_unregistered.html", client=end.client, uri=requested,
+        ), status=400)
     user, _ = web_session.current_user()
     hint_sub = (end.id_token_claims or {}).get("sub")
     if user is not None and hint_sub != user.subject:

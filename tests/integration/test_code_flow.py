@@ -14,7 +14,7 @@ def _verify(client, token: str) -> tuple[dict, dict]:
 
 def test_public_client_code_flow(client, actions, user, spa):
     pkce = Pkce()
-    first = actions.authorize(spa, pkce, state="s1", nonce="n1")
+    first = actions.authorize(spa, pkce, state="s1", nonce="n1", scope="openid profile email offline_access")
     assert first.status_code == 302 and first.location.startswith("/login?flow=")
     login = actions.login(first.location)
     assert login.status_code == 303

@@ -178,3 +178,21 @@ def test_a_password_sign_in(app, user, webapp, meter):
     assert [s.split()[0] for s in cost.sql] == ["SELECT", "INSERT", "SELECT", "UPDATE"], cost
     assert cost.redis == ["GET", "GET", "EVALSHA", "EVALSHA", "PIPELINE"], cost
     assert cost.transactions == 1, cost
+
+
+def test_a_refresh_inside_a_grace_window_costs_the_same(app, user, meter):
+    """A confidential client's grace window (30 s by default) seals the successor into the
+    rotated row within the same UPDATE: no statement more; a repeat is the read alone."""
+    from tests.helpers import make_client
+
+    rp = make_client(app, public=False, refresh_grace_seconds=30)
+    tokens = Actions(app.test_client()).tokens(rp)
+    api = app.test_client()
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    with meter() as cost:
+        assert api.post("/token", data=form, headers=basic(rp)).status_code == 200
+    assert cost.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
+                        "INSERT INTO refresh_tokens"], cost
+    with meter() as repeat:
+        assert api.post("/token", data=form, headers=basic(rp)).status_code == 200
+    assert repeat.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,"] and repeat.redis == [], repeat

@@ -1,4 +1,4 @@
-"""idp.resource, the resource-server helper: the pure parts (check_authentication,
+"""idp_resource (resource/), the resource-server helper: the pure parts (check_authentication,
 www_authenticate), the verifier against tokens the provider's test app issues, and the Flask
 decorator on a tiny API whose JwksCache reads the provider's /jwks.json through the test
 client (no network)."""
@@ -11,8 +11,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwk import ECKey, RSAKey
 
-from idp import clock, resource
-from idp.resource import (
+from idp import clock
+from idp_resource import access_token, jwks as jwks_module
+from idp_resource import (
     AccessTokenVerifier,
     InvalidToken,
     JwksCache,
@@ -57,7 +61,7 @@ def bearer(token: str, scheme: str = "Bearer") -> dict:
 def challenge_params(value: str) -> dict[str, str]:
     """Parse `Bearer k="v", k2="v2"` (RFC 7235 §2.1, as RFC 6750 uses it)."""
     scheme, _, rest = value.partition(" ")
-    assert scheme == "Bearer", value
+    assert scheme in ("Bearer", "DPoP"), value
     params = {}
     for item in filter(None, (p.strip() for p in rest.split('", '))):
         name, _, quoted = item.partition("=")
@@ -187,19 +191,37 @@ def test_www_authenticate_refuses_unquotable_values():
 
 
 def test_core_imports_no_framework_at_module_level():
-    """The verification core is framework-free: resource.py's own module-level imports are
-    the standard library, joserfc and idp.authn.acr (Flask only inside the decorator)."""
-    tree = ast.parse(Path(resource.__file__).read_text())
+    """The verification core is framework-free: the package's module-level imports are the
+    standard library, joserfc and its own modules (Flask only inside the decorator)."""
+    package = Path(access_token.__file__).parent
     imported = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module if node.module == "idp.authn" else node.module.split(".")[0])
+    for module in package.glob("*.py"):
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
     assert imported <= {
         "__future__", "base64", "binascii", "http", "json", "threading", "time", "urllib", "collections",
-        "dataclasses", "functools", "typing", "joserfc", "idp.authn",
+        "dataclasses", "functools", "typing", "joserfc", "hashlib",
     }, imported
+
+
+def test_the_helper_loads_nothing_of_the_provider():
+    code = "import sys, idp_resource; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("idp", "flask", "flask_sqlalchemy", "sqlalchemy", "redis", "argon2", "authlib"):
+        assert f"'{heavy}'" not in loaded, loaded
+
+
+def test_the_helper_is_a_distribution_of_its_own():
+    """resource/pyproject.toml packages only idp_resource and asks only for joserfc (Flask
+    as an extra); with the import checks above, that is all an API installs."""
+    root = Path(access_token.__file__).parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["tool"]["setuptools"]["packages"] == ["idp_resource"]
+    assert [d.split(">")[0] for d in project["project"]["dependencies"]] == ["joserfc"]
+    assert project["project"]["optional-dependencies"] == {"flask": ["Flask>=3.1"]}
 
 
 # --- the API under test ----------------------------------------------------------------
@@ -257,14 +279,14 @@ def api(rs):
 
 @pytest.fixture
 def tokens(actions, user, spa):
-    """A password-only sign-in (acr pwd)."""
-    return actions.tokens(spa)
+    """A password-only sign-in (acr pwd), without offline_access."""
+    return actions.tokens(spa, scope="openid profile email")
 
 
 @pytest.fixture
 def mfa_tokens(app, actions, user, spa):
     secret = add_totp(app, user.id)
-    body = actions.tokens(spa, totp_secret=secret)
+    body = actions.tokens(spa, totp_secret=secret, scope="openid profile email")
     assert segments(body["access_token"])[1]["acr"] == "mfa"
     return body
 
@@ -344,9 +366,9 @@ def test_garbage_tokens(api, token):
 
 def test_expired(api, tokens, monkeypatch):
     exp = segments(tokens["access_token"])[1]["exp"]
-    monkeypatch.setattr(resource, "_now", lambda: exp - 1)
+    monkeypatch.setattr(access_token, "_now", lambda: exp - 1)
     assert api.get("/profile", headers=bearer(tokens["access_token"])).status_code == 200
-    monkeypatch.setattr(resource, "_now", lambda: exp)  # RFC 7519 §4.1.4: "on or after"
+    monkeypatch.setattr(access_token, "_now", lambda: exp)  # RFC 7519 §4.1.4: "on or after"
     assert_invalid_token(api.get("/profile", headers=bearer(tokens["access_token"])), containing="expired")
 
 
@@ -544,9 +566,9 @@ def test_mfa_token_passes(api, mfa_tokens, user):
 def test_max_age_shortfall(api, mfa_tokens, monkeypatch):
     at = mfa_tokens["access_token"]
     auth_time = segments(at)[1]["auth_time"]
-    monkeypatch.setattr(resource, "_now", lambda: auth_time + 300)
+    monkeypatch.setattr(access_token, "_now", lambda: auth_time + 300)
     assert api.post("/payment", headers=bearer(at)).status_code == 200
-    monkeypatch.setattr(resource, "_now", lambda: auth_time + 301)
+    monkeypatch.setattr(access_token, "_now", lambda: auth_time + 301)
     response = api.post("/payment", headers=bearer(at))
     assert response.status_code == 401, response.get_json()
     params = challenge_params(response.headers["WWW-Authenticate"])
@@ -738,7 +760,7 @@ def test_discovery_finds_the_jwks_uri(client, tokens):
 
 def test_jwks_uri_must_be_http():
     with pytest.raises(ValueError):
-        resource.fetch_json("file:///etc/passwd")
+        jwks_module.fetch_json("file:///etc/passwd")
 
 
 def test_a_jwks_with_private_keys_or_junk_is_filtered(tokens, client):
@@ -754,3 +776,58 @@ def test_clock_module_is_not_what_the_resource_server_uses(api, tokens, monkeypa
     # The resource server runs on its own clock, not the provider's idp.clock.
     monkeypatch.setattr(clock, "now", lambda: 0)
     assert api.get("/profile", headers=bearer(tokens["access_token"])).status_code == 200
+
+
+# --- DPoP-bound tokens (RFC 9449 §7) ------------------------------------------------------
+
+def _dpop_tokens(actions, spa, key, **params) -> dict:
+    from tests.helpers import Pkce
+
+    pkce = Pkce()
+    code = actions.code(spa, pkce, **params)
+    return actions.http.post("/token", headers={"DPoP": key.proof("POST", "http://localhost/token")}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": spa.redirect_uri,
+        "code_verifier": pkce.verifier, "client_id": spa.client_id,
+    }).get_json()
+
+
+def test_dpop_bound_tokens_need_a_proof_of_their_key(api, actions, user, spa):
+    from tests.dpop import DpopKey
+
+    key = DpopKey()
+    access = _dpop_tokens(actions, spa, key)["access_token"]
+    url = "http://localhost/profile"
+    proof = key.proof("GET", url, access_token=access)
+    assert api.get("/profile", headers={"Authorization": f"DPoP {access}", "DPoP": proof}).status_code == 200
+    refusals = {
+        "bearer": ({"Authorization": f"Bearer {access}"}, "invalid_token"),
+        "no proof": ({"Authorization": f"DPoP {access}"}, "invalid_dpop_proof"),
+        "replay": ({"Authorization": f"DPoP {access}", "DPoP": proof}, "invalid_dpop_proof"),
+        "other key": ({"Authorization": f"DPoP {access}", "DPoP": DpopKey().proof("GET", url, access_token=access)},
+                      "invalid_dpop_proof"),
+        "other uri": ({"Authorization": f"DPoP {access}", "DPoP": key.proof("GET", "http://localhost/admin",
+                                                                             access_token=access)}, "invalid_dpop_proof"),
+        "no ath": ({"Authorization": f"DPoP {access}", "DPoP": key.proof("GET", url)}, "invalid_dpop_proof"),
+    }
+    for name, (headers, error) in refusals.items():
+        response = api.get("/profile", headers=headers)
+        assert response.status_code == 401, name
+        assert challenge_params(response.headers["WWW-Authenticate"])["error"] == error, name
+        assert response.headers["WWW-Authenticate"].startswith("DPoP "), name
+
+
+def test_a_dpop_step_up_challenge_uses_the_dpop_scheme(api, actions, user, spa):
+    from tests.dpop import DpopKey
+
+    key = DpopKey()
+    access = _dpop_tokens(actions, spa, key)["access_token"]
+    proof = key.proof("GET", "http://localhost/admin", access_token=access)
+    response = api.get("/admin", headers={"Authorization": f"DPoP {access}", "DPoP": proof})
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("DPoP ") and challenge_params(challenge)["acr_values"] == "mfa"
+
+
+def test_a_bearer_token_sent_as_dpop_is_refused(api, tokens):
+    response = api.get("/profile", headers={"Authorization": f"DPoP {tokens['access_token']}"})
+    assert response.status_code == 401 and challenge_params(response.headers["WWW-Authenticate"])["error"] == "invalid_token"

@@ -39,7 +39,7 @@ def test_wrong_verifier(actions, user, webapp):
 
 def test_code_reuse_fails_and_revokes_what_the_first_use_issued(client, actions, user, spa):
     pkce = Pkce()
-    code = actions.code(spa, pkce)
+    code = actions.code(spa, pkce, scope="openid offline_access")
     first = actions.exchange(spa, code, pkce).get_json()
     assert client.get("/userinfo", headers=bearer(first["access_token"])).status_code == 200
     assert_oauth_error(actions.exchange(spa, code, pkce), "invalid_grant")
@@ -182,7 +182,7 @@ def test_refresh_keeps_the_original_authentication(client, actions, user, spa, m
 
 
 def test_refresh_can_narrow_but_not_widen_scope(actions, user, spa):
-    first = actions.tokens(spa, scope="openid email")
+    first = actions.tokens(spa, scope="openid email offline_access")
     narrowed = actions.token(spa, grant_type="refresh_token", refresh_token=first["refresh_token"], scope="openid")
     assert narrowed.status_code == 200 and narrowed.get_json()["scope"] == "openid"
     wider = actions.token(spa, grant_type="refresh_token", refresh_token=narrowed.get_json()["refresh_token"],

@@ -1,0 +1,62 @@
+"""DPoP at the provider (RFC 9449): proofs at the token endpoint bind the access token
+(`cnf.jkt`) and, for public clients, the refresh token's grant to the client's key; the
+userinfo endpoint asks a DPoP-bound token for a proof of that key. The checks themselves
+are idp_resource.dpop's; here: the request's URI, the replay cache and the errors.
+
+Only requests that carry a proof, or clients registered with `--dpop`, pay for it: one
+signature check and one Redis round trip."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import current_app, request
+from idp_resource.dpop import LEEWAY, MAX_AGE, InvalidProof, Proof, verify_proof
+
+from .. import clock
+from ..store import proofs
+
+#: Discovery's dpop_signing_alg_values_supported.
+ALGS = ["ES256", "RS256", "EdDSA"]
+
+
+class InvalidDpopProof(OAuth2Error):
+    """RFC 9449 §5: the token endpoint's answer to a missing or bad proof."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+def _proof(path: str, access_token: str | None = None) -> Proof | None:
+    values = request.headers.getlist("DPoP")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidProof("exactly one DPoP header is allowed")
+    proof = verify_proof(values[0], method=request.method, uri=current_app.config["IDP_ISSUER"] + path,
+                         now=clock.now(), access_token=access_token)
+    if not proofs.first_use(proof.jkt, proof.jti, MAX_AGE + LEEWAY):
+        raise InvalidProof("the DPoP proof was used before")
+    return proof
+
+
+def token_request_key(*, required: bool, bound_to: str | None) -> str | None:
+    """The thumbprint a token request proves possession of (None without a proof); the
+    proof is required for a client registered with `--dpop` and for a DPoP-bound grant,
+    whose key it must match."""
+    try:
+        proof = _proof("/token")
+    except InvalidProof as exc:
+        raise InvalidDpopProof(description=exc.description) from None
+    if proof is None and (required or bound_to):
+        raise InvalidDpopProof(description="a DPoP proof is required for this client")
+    if bound_to and proof is not None and proof.jkt != bound_to:
+        raise InvalidDpopProof(description="the refresh token is bound to another DPoP key")
+    return proof.jkt if proof is not None else None
+
+
+def resource_request_key(access_token: str, path: str) -> str | None:
+    """The key proven for a resource request with `Authorization: DPoP …`; raises InvalidProof."""
+    proof = _proof(path, access_token)
+    if proof is None:
+        raise InvalidProof("a DPoP proof is required with a DPoP token")
+    return proof.jkt
