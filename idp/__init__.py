@@ -101,6 +101,11 @@ def _init_services(app: Flask) -> None:
         c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"], versions
     )
     changes.install()
+    from .health import Readiness
+
+    app.extensions["idp.readiness"] = Readiness(
+        app.extensions["idp.autocommit"], redis_client, app.extensions["idp.keys"], c["IDP_SIGNING_ALG"]
+    )
     app.extensions["idp.authorization_server"] = create_server(app)
     _init_outbound(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, auth, device, errors, headers, oauth, onboarding, upstream, webauthn
+    from . import account, admin, auth, device, errors, headers, oauth, onboarding, ops, upstream, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(onboarding.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(upstream.bp)
+    app.register_blueprint(ops.bp)
     errors.register(app)
     headers.register(app)
     device.register(app)
