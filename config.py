@@ -41,6 +41,15 @@ class Config:
     #: How many reverse proxies' X-Forwarded-For hops to trust (0: the socket address).
     IDP_TRUSTED_PROXIES = _int("IDP_TRUSTED_PROXIES", 0)
 
+    # Operations (README "Operations").
+    #: `/metrics` is served only with this bearer token (or to IDP_METRICS_ALLOW_FROM); unset: 404.
+    IDP_METRICS_TOKEN = os.environ.get("IDP_METRICS_TOKEN") or None
+    #: Comma-separated addresses or networks (CIDR) that may read `/metrics`; with a token
+    #: as well, both are required.
+    IDP_METRICS_ALLOW_FROM = os.environ.get("IDP_METRICS_ALLOW_FROM") or None
+    #: `json`: one JSON object per log line (with the request id); default: plain text.
+    IDP_LOG_FORMAT = os.environ.get("IDP_LOG_FORMAT", "text")
+
     # Lifetimes in seconds.
     IDP_CODE_TTL = _int("IDP_CODE_TTL", 60)
     IDP_ACCESS_TOKEN_TTL = _int("IDP_ACCESS_TOKEN_TTL", 300)

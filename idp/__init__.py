@@ -49,6 +49,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         n = app.config["IDP_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    from .web import middleware
+
+    middleware.install(app)
     _configure_logging(app)
 
     db.init_app(app)
