@@ -73,6 +73,8 @@ class Config:
     IDP_KEY_CACHE_SECONDS = _int("IDP_KEY_CACHE_SECONDS", 30)
     #: Retired signing keys stay in the JWKS this long, so unexpired tokens still verify.
     IDP_KEY_RETIRED_GRACE = _int("IDP_KEY_RETIRED_GRACE", 86400)
+    #: `idp purge` deletes audit rows older than this many days.
+    IDP_AUDIT_RETENTION_DAYS = _int("IDP_AUDIT_RETENTION_DAYS", 365)
 
     # Password hashing: argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1).
     IDP_ARGON2_MEMORY_KIB = _int("IDP_ARGON2_MEMORY_KIB", 19456)

@@ -302,9 +302,30 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{k['kid']}  {k['alg']:6}  {k['state']}")
 
 
+@click.command("purge")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Rows deleted per transaction.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def purge_command(batch_size: int, as_json: bool) -> None:
+    """Delete what has expired: codes, refresh-token families past their lifetime, used or
+    expired invitations and reset links, retired keys past their grace, old audit rows.
+    Safe to run from several hosts at once (cron, a systemd timer)."""
+    from . import purge
+
+    config = current_app.config
+    report = purge.run(key_grace=config["IDP_KEY_RETIRED_GRACE"], audit_retention_days=config["IDP_AUDIT_RETENTION_DAYS"],
+                       batch_size=batch_size)
+    audit.emit("purge", via="cli", **report.deleted)
+    db.session.commit()
+    data = report.as_dict()
+    _emit(as_json, data, ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in report.deleted.items()) + " deleted")
+
+
 def register(app: Flask) -> None:
     for group in (clients, users, keys, upstreams_group):
         app.cli.add_command(group)
+    app.cli.add_command(purge_command)
 
 
 def main() -> None:
