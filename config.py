@@ -109,7 +109,8 @@ class Config:
     #: No ping before every checkout (a round trip per request): connections are recycled
     #: after 5 minutes, and one that a database restart broke fails its request with 503
     #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300}
+    #: hide_parameters: an error message (logged) never shows a statement's values.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300, "hide_parameters": True}
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     SESSION_COOKIE_NAME = "idp_session"
     SESSION_COOKIE_HTTPONLY = True

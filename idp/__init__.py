@@ -138,7 +138,7 @@ def _autocommit_engine(app: Flask):  # noqa: ANN202
 
     from sqlalchemy.engine import make_url
 
-    options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_")}
+    options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_") or k == "hide_parameters"}
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if make_url(url).get_backend_name() == "postgresql":
         # Its only writes are extensions.write_ephemeral's, which need not wait for the disk.
@@ -147,8 +147,9 @@ def _autocommit_engine(app: Flask):  # noqa: ANN202
 
 
 def _configure_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from . import logs
+
+    logs.configure(app.config["IDP_LOG_FORMAT"])
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
