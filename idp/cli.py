@@ -285,6 +285,25 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
     _emit(as_json, {"kid": active.kid, "alg": alg}, f"{alg} key {active.kid} is now active")
 
 
+@keys.command("rotate-data-key")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def keys_rotate_data_key(batch_size: int, as_json: bool) -> None:
+    """Re-encrypt every secret at rest under the first IDP_DATA_KEYS entry. Put the new key
+    first, restart, run this; then the old key can leave the ring."""
+    from .keys import data_keys
+
+    keyring = current_app.extensions["idp.keyring"]
+    counts = data_keys.rotate(keyring, batch_size=batch_size)
+    audit.emit("keys.data_key_rotated", via="cli", kid=keyring.primary, **counts)
+    db.session.commit()
+    left = data_keys.remaining(keyring)
+    _emit(as_json, {"kid": keyring.primary, "reencrypted": counts, "remaining": left},
+          f"re-encrypted under {keyring.primary}: " + ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in counts.items())
+          + f"; {left} left under other keys")
+
+
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext

@@ -22,10 +22,11 @@ def captured():
     handler.setFormatter(logs.JsonFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
-    level, root.level = root.level, logging.INFO
+    level = root.level
+    root.setLevel(logging.INFO)  # setLevel, not the attribute: loggers cache what is enabled
     yield stream
     root.removeHandler(handler)
-    root.level = level
+    root.setLevel(level)
 
 
 def test_an_audit_line_is_an_object_with_the_request_id(client, user, captured):
