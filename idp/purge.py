@@ -25,6 +25,9 @@ from .models import AuditEvent, AuthorizationCode, Grant, Invitation, PasswordRe
 CODE_MARGIN = 3600
 
 
+TABLES = ("authorization_codes", "refresh_tokens", "grants", "invitations", "password_resets", "signing_keys", "audit_events")
+
+
 @dataclass
 class Report:
     deleted: dict[str, int] = field(default_factory=dict)
@@ -89,6 +92,5 @@ def run(*, key_grace: int, audit_retention_days: int, batch_size: int = 1000) ->
     cutoff = now - audit_retention_days * 86400
     _batches(report, select(AuditEvent.id).where(AuditEvent.at < cutoff).order_by(AuditEvent.at),
              lambda keys: {"audit_events": _delete(AuditEvent, AuditEvent.id, keys)}, batch_size)
-    for table in ("authorization_codes", "refresh_tokens", "grants", "invitations", "password_resets", "signing_keys", "audit_events"):
-        report.deleted.setdefault(table, 0)
+    report.deleted = {table: report.deleted.get(table, 0) for table in TABLES}
     return report
