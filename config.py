@@ -41,6 +41,15 @@ class Config:
     #: How many reverse proxies' X-Forwarded-For hops to trust (0: the socket address).
     IDP_TRUSTED_PROXIES = _int("IDP_TRUSTED_PROXIES", 0)
 
+    # Operations (README "Operations").
+    #: `/metrics` is served only with this bearer token (or to IDP_METRICS_ALLOW_FROM); unset: 404.
+    IDP_METRICS_TOKEN = os.environ.get("IDP_METRICS_TOKEN") or None
+    #: Comma-separated addresses or networks (CIDR) that may read `/metrics`; with a token
+    #: as well, both are required.
+    IDP_METRICS_ALLOW_FROM = os.environ.get("IDP_METRICS_ALLOW_FROM") or None
+    #: `json`: one JSON object per log line (with the request id); default: plain text.
+    IDP_LOG_FORMAT = os.environ.get("IDP_LOG_FORMAT", "text")
+
     # Lifetimes in seconds.
     IDP_CODE_TTL = _int("IDP_CODE_TTL", 60)
     IDP_ACCESS_TOKEN_TTL = _int("IDP_ACCESS_TOKEN_TTL", 300)
@@ -67,6 +76,8 @@ class Config:
     IDP_KEY_CACHE_SECONDS = _int("IDP_KEY_CACHE_SECONDS", 30)
     #: Retired signing keys stay in the JWKS this long, so unexpired tokens still verify.
     IDP_KEY_RETIRED_GRACE = _int("IDP_KEY_RETIRED_GRACE", 86400)
+    #: `idp purge` deletes audit rows older than this many days.
+    IDP_AUDIT_RETENTION_DAYS = _int("IDP_AUDIT_RETENTION_DAYS", 365)
 
     # Password hashing: argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1).
     IDP_ARGON2_MEMORY_KIB = _int("IDP_ARGON2_MEMORY_KIB", 19456)
@@ -128,7 +139,8 @@ class Config:
     #: No ping before every checkout (a round trip per request): connections are recycled
     #: after 5 minutes, and one that a database restart broke fails its request with 503
     #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300}
+    #: hide_parameters: an error message (logged) never shows a statement's values.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300, "hide_parameters": True}
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     SESSION_COOKIE_NAME = "idp_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -49,6 +49,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         n = app.config["IDP_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    from .web import middleware
+
+    middleware.install(app)
     _configure_logging(app)
 
     db.init_app(app)
@@ -104,6 +107,11 @@ def _init_services(app: Flask) -> None:
         c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"], versions
     )
     changes.install()
+    from .health import Readiness
+
+    app.extensions["idp.readiness"] = Readiness(
+        app.extensions["idp.autocommit"], redis_client, app.extensions["idp.keys"], c["IDP_SIGNING_ALG"]
+    )
     app.extensions["idp.authorization_server"] = create_server(app)
     _init_outbound(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()
@@ -136,7 +144,7 @@ def _autocommit_engine(app: Flask):  # noqa: ANN202
 
     from sqlalchemy.engine import make_url
 
-    options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_")}
+    options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_") or k == "hide_parameters"}
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if make_url(url).get_backend_name() == "postgresql":
         # Its only writes are extensions.write_ephemeral's, which need not wait for the disk.
@@ -145,8 +153,9 @@ def _autocommit_engine(app: Flask):  # noqa: ANN202
 
 
 def _configure_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from . import logs
+
+    logs.configure(app.config["IDP_LOG_FORMAT"])
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import audit, clock, mail
+from . import audit, clock, mail, metrics
 from .authn.password_policy import check, normalize
 from .extensions import db
 from .mfa import recovery
@@ -82,6 +82,7 @@ def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mf
     db.session.add(row)
     db.session.flush()
     audit.emit("invitation.sent", actor_id=actor.id if actor else None, email=email, admin=is_admin, require_mfa=require_mfa)
+    metrics.invitation("sent")
     return _send_invitation(row, token, actor)
 
 
@@ -94,6 +95,7 @@ def resend(invitation_id: int, *, actor: User | None) -> IssuedLink:
     row.token_hash = token_hash(token)
     row.expires_at = clock.now() + current_app.config["IDP_INVITE_TTL"]
     audit.emit("invitation.resent", actor_id=actor.id if actor else None, email=row.email)
+    metrics.invitation("sent")
     return _send_invitation(row, token, actor)
 
 
@@ -136,6 +138,7 @@ def complete_invitation(token: str, password: str, *, name: str | None, password
     user = new_user(row.email, normalized, passwords=passwords, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
     user.locale = locale or row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email)
+    metrics.invitation("used")
     return user
 
 
@@ -146,6 +149,7 @@ def complete_invitation_with_upstream(row: Invitation, *, name: str | None) -> U
     user = new_user(row.email, None, passwords=None, name=name, is_admin=row.is_admin, mfa_required=row.require_mfa)
     user.locale = row.locale
     audit.emit("invitation.used", user_id=user.id, actor_id=row.invited_by, email=row.email, via="upstream")
+    metrics.invitation("used")
     return user
 
 

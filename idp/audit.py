@@ -28,7 +28,5 @@ def emit(
         client_id=client_id, ip=ip, detail=detail,
     )
     db.session.add(row)
-    log.info(json.dumps({
-        "at": row.at, "event": event, "user_id": user_id, "actor_id": actor_id,
-        "client_id": client_id, "ip": ip, **detail,
-    }, default=str))
+    fields = {"at": row.at, "event": event, "user_id": user_id, "actor_id": actor_id, "client_id": client_id, "ip": ip, **detail}
+    log.info(json.dumps(fields, default=str), extra={"audit": fields})

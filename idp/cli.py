@@ -316,6 +316,25 @@ def keys_revoke(kid: str, as_json: bool) -> None:
           f"{active.alg} key {active.kid} signs from now on")
 
 
+@keys.command("rotate-data-key")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def keys_rotate_data_key(batch_size: int, as_json: bool) -> None:
+    """Re-encrypt every secret at rest under the first IDP_DATA_KEYS entry. Put the new key
+    first, restart, run this; then the old key can leave the ring."""
+    from .keys import data_keys
+
+    keyring = current_app.extensions["idp.keyring"]
+    counts = data_keys.rotate(keyring, batch_size=batch_size)
+    audit.emit("keys.data_key_rotated", via="cli", kid=keyring.primary, **counts)
+    db.session.commit()
+    left = data_keys.remaining(keyring)
+    _emit(as_json, {"kid": keyring.primary, "reencrypted": counts, "remaining": left},
+          f"re-encrypted under {keyring.primary}: " + ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in counts.items())
+          + f"; {left} left under other keys")
+
+
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
@@ -333,9 +352,30 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{k['kid']}  {k['alg']:6}  {k['state']}")
 
 
+@click.command("purge")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Rows deleted per transaction.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def purge_command(batch_size: int, as_json: bool) -> None:
+    """Delete what has expired: codes, refresh-token families past their lifetime, used or
+    expired invitations and reset links, retired keys past their grace, old audit rows.
+    Safe to run from several hosts at once (cron, a systemd timer)."""
+    from . import purge
+
+    config = current_app.config
+    report = purge.run(key_grace=config["IDP_KEY_RETIRED_GRACE"], audit_retention_days=config["IDP_AUDIT_RETENTION_DAYS"],
+                       batch_size=batch_size)
+    audit.emit("purge", via="cli", **report.deleted)
+    db.session.commit()
+    data = report.as_dict()
+    _emit(as_json, data, ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in report.deleted.items()) + " deleted")
+
+
 def register(app: Flask) -> None:
     for group in (clients, users, keys, upstreams_group):
         app.cli.add_command(group)
+    app.cli.add_command(purge_command)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +22,10 @@ def _dev_secret(instance: Path, name: str, make) -> str:  # noqa: ANN001
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def metrics_networks(spec: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in (spec or "").split(",") if part.strip())
 
 
 def finalize(config: dict, instance: Path) -> None:
@@ -67,6 +72,14 @@ def finalize(config: dict, instance: Path) -> None:
         problems.append("IDP_MFA_FAILURE_CAP must be between 1 and 100 (NIST SP 800-63B-4 §3.2.2)")
     if config.get("IDP_MFA_FAILURE_MEMORY_SECONDS", 86400) < config.get("IDP_LOCKOUT_RESET_SECONDS", 900):
         problems.append("IDP_MFA_FAILURE_MEMORY_SECONDS must be at least IDP_LOCKOUT_RESET_SECONDS")
+    try:
+        config["IDP_METRICS_NETWORKS"] = metrics_networks(config.get("IDP_METRICS_ALLOW_FROM"))
+    except ValueError as exc:
+        problems.append(f"IDP_METRICS_ALLOW_FROM: {exc}")
+    if config.get("IDP_METRICS_TOKEN") is not None and len(config["IDP_METRICS_TOKEN"]) < 16:
+        problems.append("IDP_METRICS_TOKEN must be at least 16 characters")
+    if config.get("IDP_LOG_FORMAT", "text") not in ("text", "json"):
+        problems.append("IDP_LOG_FORMAT must be text or json")
     if problems:
         raise ConfigError("configuration problems:\n  - " + "\n  - ".join(problems))
     if not config.get("SQLALCHEMY_DATABASE_URI"):

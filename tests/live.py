@@ -91,7 +91,8 @@ class LiveServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
+def start(extra_env: dict | None = None, workers: int = 2, server: str = "granian") -> LiveServer:
+    """`server`: granian (as `make run`) or gunicorn (threads), each with `workers` processes."""
     tmp = Path(tempfile.mkdtemp(prefix="idp-live-"))
     port = free_port()
     env = {
@@ -109,11 +110,12 @@ def start(extra_env: dict | None = None, workers: int = 2) -> LiveServer:
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     subprocess.run([str(BIN / "idp"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = open(tmp / "server.log", "w")
-    process = subprocess.Popen(
-        [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "4",
-         "--no-ws", "--host", "127.0.0.1", "--port", str(port), "wsgi:app"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
+    command = {
+        "gunicorn": [str(BIN / "gunicorn"), "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        "granian": [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "4",
+                    "--host", "127.0.0.1", "--port", str(port), "--no-ws", "--respawn-failed-workers", "wsgi:app"],
+    }[server]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)
     wait_until_serving(port, process, tmp / "server.log", server.stop, "the live server", 30)
     return server

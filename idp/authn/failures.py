@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import audit, mail
+from .. import audit, mail, metrics
 from ..extensions import db
 from ..lockout.regulator import Reservation
 from ..models import User
@@ -16,8 +16,11 @@ def record_failure(reservation: Reservation, *, factor: str, ip: str, user_id: i
     db.session.rollback()
     failure = reservation.failed()
     audit.emit("login.failed", user_id=user_id, ip=ip, factor=factor, **detail)
+    metrics.sign_in(factor, "failure")
+    metrics.second_factor_failed(factor)
     for key in failure.reached_lock:
         audit.emit("lockout", user_id=user_id, ip=ip, counter=key.split(":")[0], factor=factor)
+        metrics.lockout(key)
     if user_id is not None and failure.tell_owner:
         _tell_owner(user_id, failures=failure.second_factor_failures, ip=ip)
     db.session.commit()

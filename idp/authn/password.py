@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from .. import audit, clock
+from .. import audit, clock, metrics
 from ..extensions import db
 from ..lockout.regulator import Locked, Regulator, account_key
 from ..migration.verifier import LegacyVerifier, VerifierUnavailable
@@ -82,6 +82,7 @@ def sign_in(
     try:
         reservation = regulator.reserve(browser.attempt(account))
     except Locked as locked:
+        metrics.sign_in("pwd", "locked")
         return outcomes.Locked(locked.retry_after)
     try:
         user = authenticate(email, password, passwords=passwords, legacy=legacy)
@@ -96,4 +97,5 @@ def sign_in(
         db.session.commit()
         raise
     audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
+    metrics.sign_in("pwd", "success")
     return settle(user, {"pwd": clock.now()}, reservation=reservation, regulator=regulator, request_needs=request_needs)

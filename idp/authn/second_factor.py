@@ -3,7 +3,7 @@ recovery code, checked inside a pending sign-in that is bound to one person and 
 
 from __future__ import annotations
 
-from .. import audit, clock, mfa
+from .. import audit, clock, metrics, mfa
 from ..extensions import db
 from ..lockout.regulator import Locked, Regulator, Reservation, account_key
 from ..mfa import recovery, totp
@@ -15,14 +15,19 @@ from .browser import Browser
 from .failures import record_failure
 
 
+#: The names of `finish`'s factors in the metrics (RFC 8176's, as in the failure counts).
+_METRIC_FACTOR = {"totp": "otp", "webauthn": "hwk"}
+
+
 def guard(
-    user: User, *, browser: Browser, pending_id: str, regulator: Regulator, max_attempts: int
+    user: User, *, browser: Browser, pending_id: str, regulator: Regulator, max_attempts: int, factor: str = "otp",
 ) -> Reservation | outcomes.Locked | outcomes.StartOver:
     """Before a second factor is evaluated: the lockout (it counts like a password), then
     this sign-in's own small budget, after which the attempt is dead."""
     try:
         reservation = regulator.reserve(browser.attempt(account_key(user.email), second_factor=True))
     except Locked as locked:
+        metrics.sign_in(factor, "locked")
         return outcomes.Locked(locked.retry_after, second_factor_cap=locked.second_factor_cap)
     tries = counters.incr_once(f"pending:{pending_id}", pending.TTL)
     if tries > max_attempts:
@@ -39,7 +44,8 @@ def verify_code(
     regulator: Regulator, keyring: KeyRing, max_attempts: int,
 ) -> outcomes.Outcome:
     """A TOTP code (RFC 6238, each time step accepted once) or a recovery code."""
-    checked = guard(user, browser=browser, pending_id=pending_id, regulator=regulator, max_attempts=max_attempts)
+    checked = guard(user, browser=browser, pending_id=pending_id, regulator=regulator, max_attempts=max_attempts,
+                    factor="recovery_code" if recovery_code and not code else "otp")
     if not isinstance(checked, Reservation):
         return checked
     factor = None
@@ -69,6 +75,9 @@ def finish(
     regulator.succeeded(reservation, complete=True)
     factors = {**(record.get("first") or {}), **factors}
     audit.emit("login.second_factor_ok", user_id=user.id, ip=browser.ip, factor=factor)
+    metrics.sign_in(_METRIC_FACTOR.get(factor, factor), "success")
+    if record["purpose"] == "step_up":
+        metrics.step_up("completed")
     user.last_login_at = clock.now()
     db.session.commit()
     return outcomes.SignedIn(user, factors, purpose=record["purpose"], next=record.get("next"))

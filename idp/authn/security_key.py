@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from .. import audit, clock
+from .. import audit, clock, metrics
 from ..extensions import db
 from ..lockout.regulator import Locked, Regulator, Reservation, account_key
 from ..mfa import webauthn as wa
@@ -60,7 +60,8 @@ def verify_as_second_factor(
     rp: wa.RelyingParty, *, user: User, record: dict, pending_id: str, response: dict, challenge: str,
     browser: Browser, regulator: Regulator, max_attempts: int,
 ) -> outcomes.Outcome:
-    checked = second_factor.guard(user, browser=browser, pending_id=pending_id, regulator=regulator, max_attempts=max_attempts)
+    checked = second_factor.guard(user, browser=browser, pending_id=pending_id, regulator=regulator,
+                                  max_attempts=max_attempts, factor="hwk")
     if not isinstance(checked, Reservation):
         return checked
     credential = find_credential(response, user_id=user.id)
@@ -88,10 +89,12 @@ def sign_in_with_passkey(
     try:
         reservation = regulator.reserve(browser.attempt(account))
     except Locked as locked:
+        metrics.sign_in("passkey", "locked")
         return outcomes.Locked(locked.retry_after)
     if credential is None or user is None or user.disabled:
         reservation.failed()
         audit.emit("login.failed", ip=browser.ip, factor="passkey")
+        metrics.sign_in("passkey", "failure")
         db.session.commit()
         return outcomes.Refused("unknown")
     inner = response.get("response")
@@ -105,6 +108,7 @@ def sign_in_with_passkey(
         # Registered as a second factor: it was never meant to stand in for the password.
         reservation.failed()
         audit.emit("login.failed", user_id=user.id, ip=browser.ip, factor="passkey", reason="not a passkey")
+        metrics.sign_in("passkey", "failure")
         db.session.commit()
         return outcomes.Refused("not_passkey")
     result = check_assertion(rp, user=user, credential=credential, response=response, challenge=challenge,
@@ -113,6 +117,7 @@ def sign_in_with_passkey(
         return result
     now = clock.now()
     audit.emit("login.passkey_ok", user_id=user.id, ip=browser.ip)
+    metrics.sign_in("passkey", "success")
     user.last_login_at = now
     db.session.commit()
     regulator.succeeded(reservation, complete=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import accounts, audit, clock, upstreams
+from .. import accounts, audit, clock, metrics, upstreams
 from ..extensions import db
 from ..lockout.regulator import Attempt, Locked, Regulator, Reservation
 from ..models import Invitation, Upstream, User
@@ -62,6 +62,7 @@ def verify_callback(
     try:
         reservation = regulator.reserve(Attempt(account=None, ip=browser.ip))
     except Locked as locked:
+        metrics.sign_in("fed", "locked")
         return outcomes.Locked(locked.retry_after)
 
     def refuse(reason: str, detail: str = "", **more: Any) -> outcomes.Refused:
@@ -113,6 +114,7 @@ def sign_in(
     link.last_used_at = first["fed"]
     audit.emit("login.upstream_ok", user_id=user.id, ip=browser.ip, upstream=provider.name,
                upstream_mfa=UPSTREAM_MFA in first)
+    metrics.sign_in("fed", "success")
     return settle(user, first, reservation=verified.reservation, regulator=regulator, request_needs=request_needs)
 
 

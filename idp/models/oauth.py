@@ -123,8 +123,9 @@ class Grant(db.Model):
     amr: Mapped[list] = mapped_column(JSON)
     sid: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    #: Absolute end of the refresh-token family: rotation never extends it.
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: Absolute end of the refresh-token family: rotation never extends it. Indexed for
+    #: `idp purge`, which deletes the families past it.
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
     #: When one of its access tokens was revoked on its own (RFC 7009): from then on, its

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
-from .. import clock
+from .. import clock, metrics
 from ..extensions import db, write_ephemeral
 from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
@@ -226,6 +226,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         db.session.rollback()
         revocation.revoke_grant(presented.grant_id, reason="refresh_token_reuse")
         db.session.commit()
+        metrics.refresh_token_reused()
         raise InvalidGrantError("the refresh token was already used")
 
 

@@ -29,6 +29,11 @@ class KeyRing:
         self._primary = keys[0][0]
         self._keys = {kid: AESGCM(key) for kid, key in keys}
 
+    @property
+    def primary(self) -> str:
+        """The id of the key that encrypts."""
+        return self._primary
+
     @classmethod
     def parse(cls, spec: str) -> "KeyRing":
         """Parse "kid:base64key[,kid:base64key…]"; the first key encrypts."""

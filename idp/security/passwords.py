@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from .. import metrics
 from . import legacy_hashes
 
 
@@ -75,7 +77,11 @@ class Passwords:
         try:
             if stored_hash is not None and not legacy_hashes.is_ours(stored_hash):
                 return legacy_hashes.verify(stored_hash, password)
-            self._hasher.verify(stored_hash or self._dummy, password)
+            started = time.perf_counter()
+            try:
+                self._hasher.verify(stored_hash or self._dummy, password)
+            finally:
+                metrics.argon2_took(time.perf_counter() - started)
             return stored_hash is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, auth, device, errors, headers, language, oauth, onboarding, upstream, webauthn
+    from . import account, admin, auth, device, errors, headers, language, oauth, onboarding, ops, upstream, webauthn
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(upstream.bp)
     app.register_blueprint(language.bp)
+    app.register_blueprint(ops.bp)
     errors.register(app)
     headers.register(app)
     device.register(app)

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, abort
 
-from .. import store
+from .. import metrics, store
 from ..extensions import db
 from ..lockout.regulator import Busy
 from ..migration.verifier import VerifierUnavailable
@@ -94,6 +94,7 @@ def register(app: Flask) -> None:
     def store_down(exc: StoreUnavailable) -> Response:
         # Fail closed: without Redis there is no session, lockout or replay protection.
         log.error("redis unavailable: %s", exc)
+        metrics.redis_unavailable()
         return _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
 
     @app.errorhandler(OperationalError)

@@ -14,7 +14,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
-from .. import clock, i18n, mfa
+from .. import clock, i18n, metrics, mfa
 from ..authn import acr as acrs
 from ..authn.policy import AuthState, Demand, Satisfied
 from ..authn.steps import Step, next_step, user_floor
@@ -197,9 +197,12 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, first: dict[str, in
         return redirect(url_for("auth.login", **_where(flow)), code=code)
     if step.kind == "enroll":
         return redirect(url_for("account.setup", **_where(flow)), code=code)
+    purpose = purpose or ("login" if first else "step_up")
+    if purpose == "step_up":
+        metrics.step_up("asked")
     record = {
         "user_id": user.id,
-        "purpose": purpose or ("login" if first else "step_up"),
+        "purpose": purpose,
         "first": first or {},
         "flow": flow.id,
         "next": flow.next if flow.id is None else None,

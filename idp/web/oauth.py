@@ -8,7 +8,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_babel import gettext
 
-from .. import i18n
+from .. import i18n, metrics
 from ..authn import policy
 from ..extensions import csrf, db
 from idp_resource.dpop import InvalidProof
@@ -92,7 +92,10 @@ def resume() -> Response:
 @bp.post("/token", provide_automatic_options=False)
 @csrf.exempt
 def token() -> Response:
-    return cors.for_client(_server().create_token_response())
+    response = _server().create_token_response()
+    if response.status_code == 200:
+        metrics.token_issued(request.form.get("grant_type"))
+    return cors.for_client(response)
 
 
 @bp.post("/revoke", provide_automatic_options=False)

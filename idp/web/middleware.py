@@ -1,0 +1,58 @@
+"""The outermost layer of every request: its id (for the logs and the response) and its
+duration (for the latency histogram). WSGI, not Flask hooks, so the time includes the
+session's save and every hook, and a request id exists before the first log line."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, request
+
+from .. import metrics
+
+#: The id of the request being handled in this thread, for the log formatter.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("idp_request_id", default=None)
+
+HEADER = "X-Request-ID"
+ENDPOINT = "idp.endpoint"
+# What a proxy's id looks like (uuids, hex, base64url): anything else is replaced, so a
+# client cannot write arbitrary text into our logs.
+_VALID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+
+
+class RequestContext:
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        rid = given if _VALID.fullmatch(given) else secrets.token_hex(16)
+        token = request_id.set(rid)
+
+        def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((HEADER, rid))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start_with_id)
+        finally:
+            request_id.reset(token)
+            metrics.request_took(environ.get(ENDPOINT, "unmatched"), time.perf_counter() - started)
+
+
+def install(app: Flask) -> None:
+    """Wrap the app, and note each request's route for the histogram (Flask forgets the
+    request object before the middleware's `finally` runs)."""
+    app.wsgi_app = RequestContext(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.teardown_request
+    def note_endpoint(exc: BaseException | None) -> None:
+        rule = request.url_rule
+        if rule is not None:
+            request.environ[ENDPOINT] = rule.rule
