@@ -115,6 +115,31 @@ def test_recovery_code_signs_in_once(app, client, actions, user, spa, secret):
     assert events.count("mfa.recovery_code_used") == 2
 
 
+def add_security_key(app, user_id: int) -> None:
+    from idp.models import WebAuthnCredential
+
+    with app.app_context():
+        db.session.add(WebAuthnCredential(user_id=user_id, credential_id=b"key-" + bytes([user_id]), public_key=b"-",
+                                          name="Key", created_at=clock.now()))
+        db.session.commit()
+
+
+def test_security_key_only_person_signs_in_with_a_recovery_code(app, client, actions, user, spa):
+    """Issue 9, item 7: the recovery-code form was offered only beside an authenticator
+    app, and a security-key-only person's genuine codes got 401 and counted as failures."""
+    add_security_key(app, user.id)
+    codes = add_recovery_codes(app, user.id)
+    mfa = password_then_mfa_location(actions, spa)
+    page = client.get(mfa).get_data(as_text=True)
+    assert 'id="recovery-form"' in page and 'id="totp-form"' not in page and 'id="webauthn-authenticate"' in page
+    done = actions.second_factor(mfa, recovery_code=codes[0])
+    assert done.status_code == 303, done.get_data(as_text=True)
+    assert "code" in query(client.get(done.location).location)
+    with app.app_context():
+        events = [r[0] for r in db.session.execute(text("SELECT event FROM audit_events"))]
+    assert "mfa.recovery_code_used" in events and "login.failed" not in events
+
+
 # --- the pending state (../shared/seeds/003) -----------------------------------------
 
 def test_pending_state_cannot_be_reused_after_completion(client, actions, user, spa, secret):
