@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from . import audit, clock, mail
 from .authn.password_policy import check, normalize
@@ -166,8 +166,7 @@ def disable(user: User, *, actor: User | None) -> None:
     """Ends their sessions and revokes their refresh tokens at once."""
     if actor is not None and actor.id == user.id:
         raise AccountError("you cannot disable yourself")
-    if user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+    _keep_another_admin(user)
     user.disabled = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="disabled")
@@ -192,14 +191,30 @@ def reset_mfa(user: User, *, actor: User | None) -> None:
 
 
 def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:
-    if not is_admin and user.is_admin and _admins() <= 1:
-        raise AccountError("this is the last admin")
+    if not is_admin:
+        _keep_another_admin(user)
     user.is_admin = is_admin
     audit.emit("user.promoted" if is_admin else "user.demoted", user_id=user.id, actor_id=actor.id if actor else None)
 
 
-def _admins() -> int:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin, User.disabled.is_(False))) or 0
+_ACTIVE_ADMIN = (User.is_admin, User.disabled.is_(False))
+
+
+def _keep_another_admin(user: User) -> None:
+    """Refuse to take `user` out of the active admins if nobody else is one.
+
+    Count-then-write raced to zero admins (two admins removing each other at once), so the
+    active admins' rows are locked first with a no-op UPDATE, then counted. PostgreSQL:
+    the UPDATE takes their row locks, a concurrent removal waits for our commit and then
+    re-reads (READ COMMITTED), so it sees our change. SQLite: it is the transaction's first
+    write, so it takes the database's write lock before reading (the busy timeout waits for
+    the other writer). The caller commits or rolls back, which releases the locks."""
+    db.session.execute(
+        update(User).where(*_ACTIVE_ADMIN).values(is_admin=User.is_admin).execution_options(synchronize_session=False)
+    )
+    admins = set(db.session.scalars(select(User.id).where(*_ACTIVE_ADMIN)))
+    if admins == {user.id}:
+        raise AccountError("this is the last admin")
 
 
 # --- forgotten password ------------------------------------------------------------------
