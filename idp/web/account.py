@@ -22,7 +22,7 @@ from ..mfa import recovery, totp
 from ..models import TotpFactor, User, WebAuthnCredential
 from ..oauth import revocation
 from ..lockout.regulator import Locked, account_key
-from . import device, flow, session as web_session
+from . import device, flow, notices, session as web_session
 from .device import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -59,9 +59,16 @@ def step_up(user: User, next_path: str) -> Response:
     return flow.go_to_step(target, Step("second_factor", "mfa", tuple(sorted(enrolled))), user)
 
 
+def done_here(message: str) -> str:
+    """The account page's URL, with `message` waiting for it there."""
+    notices.done(message)
+    return url_for("account.index")
+
+
 @bp.get("")
 @signed_in
 def index(user: User, state: AuthState) -> Response | str:
+    shown = notices.taken()
     return render_template(
         "account/index.html",
         user=user,
@@ -69,8 +76,7 @@ def index(user: User, state: AuthState) -> Response | str:
         keys=db.session.query(WebAuthnCredential).filter_by(user_id=user.id).order_by(WebAuthnCredential.id).all(),
         recovery_left=mfa.recovery_codes_left(user.id),
         enrolled=mfa.enrolled(user.id),
-        message=request.args.get("done", "")[:200],
-        error=request.args.get("error", "")[:300],
+        message=shown.get(notices.DONE), error=shown.get(notices.ERROR),
         links=upstreams.links_of(user.id),
         upstreams=upstreams.buttons(),
     )
@@ -130,7 +136,7 @@ def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: boo
     db.session.commit()
     factor = "hwk" if kind == "webauthn" else "otp"
     flow.record_verified(current, user, {factor: clock.now()})
-    onward = flow.continue_url(current) if current.id or current.next != "/account" else url_for("account.index", done="added")
+    onward = flow.continue_url(current) if current.id or current.next != "/account" else done_here("added")
     if codes:
         # Shown once, on the next page; they wait in this browser's session until then,
         # encrypted like everything secret we keep.
@@ -173,7 +179,7 @@ def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str
         recovery.discard(user.id)  # no second factor left: recovery codes would recover nothing
     audit.emit("mfa.removed", user_id=user.id, ip=client_ip(), kind=kind, name=getattr(row, "label", None) or getattr(row, "name", None))
     db.session.commit()
-    return redirect(url_for("account.index", done="removed"), code=303)
+    return redirect(done_here("removed"), code=303)
 
 
 # --- recovery codes, password, sign-out -----------------------------------------------
@@ -218,7 +224,7 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     db.session.commit()
     regulator.succeeded(reservation, complete=False)
     web_session.carry_into_new_epoch(user)
-    return redirect(url_for("account.index", done="password changed"), code=303)
+    return redirect(done_here("password changed"), code=303)
 
 
 @bp.post("/sign-out")

@@ -22,7 +22,7 @@ from ..authn.steps import Step
 from ..extensions import db
 from ..keys import rotation
 from ..models import AuditEvent, Client, Invitation, SigningKey, TotpFactor, User, WebAuthnCredential
-from . import flow, session as web_session
+from . import flow, notices, session as web_session
 from .account import fresh_enough, step_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -55,11 +55,13 @@ def admin_required(view: Callable) -> Callable:
 
 
 def _done(endpoint: str, message: str, **values) -> Response:
-    return redirect(url_for(endpoint, done=message, **values), code=303)
+    notices.done(message)
+    return redirect(url_for(endpoint, **values), code=303)
 
 
 def _refuse(endpoint: str, message: str, **values) -> Response:
-    return redirect(url_for(endpoint, error=message, **values), code=303)
+    notices.refused(message)
+    return redirect(url_for(endpoint, **values), code=303)
 
 
 # --- people -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..authn.steps import Step
 from ..extensions import db
 from ..models import User
 from . import flow, session as web_session
+from .account import done_here
 from .device import client_ip
 
 bp = Blueprint("onboarding", __name__)
@@ -68,7 +69,7 @@ def welcome(user: User, factors: dict[str, int]) -> Response:
     web_session.record_factors(user, factors)
     if user.mfa_required:
         return redirect(url_for("account.setup", next="/account"), code=303)
-    return redirect(url_for("account.index", done="welcome"), code=303)
+    return redirect(done_here("welcome"), code=303)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -125,7 +126,7 @@ def reset() -> Response | str | tuple[str, int]:
     db.session.commit()
     web_session.unstash("reset", keep=False)
     web_session.record_factor(user, "pwd")
-    return redirect(url_for("account.index", done="password changed"), code=303)
+    return redirect(done_here("password changed"), code=303)
 
 
 def _second_factor_just_verified(user_id: int) -> bool:

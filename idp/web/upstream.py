@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Upstream, User
 from ..upstream.client import Provider
 from ..upstream.errors import UpstreamError
-from . import account, device, flow, onboarding, session as web_session
+from . import account, device, flow, notices, onboarding, session as web_session
 from .auth import needs_after_first_factor, signed_in
 
 bp = Blueprint("upstream", __name__)
@@ -92,7 +92,7 @@ def link_start(user: User, state: AuthState, name: str) -> Response | tuple[str,
     if found is None:
         return _refused("unknown", None, 404)
     if not mfa.enrolled(user.id):
-        return redirect(url_for("account.index", error="second factor first"), code=303)
+        return _back_to_account(error="second factor first")
     if not account.fresh_enough(user, state):
         return account.step_up(user, "/account")
     return _begin(*found, "link", user_id=user.id)
@@ -107,9 +107,9 @@ def unlink(user: User, state: AuthState, link_id: int) -> Response:
         shown = upstreams.unlink(user, link_id, ip=device.client_ip())
     except upstreams.UpstreamConfigError as exc:
         db.session.rollback()
-        return redirect(url_for("account.index", error=str(exc)), code=303)
+        return _back_to_account(error=str(exc))
     db.session.commit()
-    return redirect(url_for("account.index", done=f"{shown} unlinked"), code=303)
+    return _back_to_account(done=f"{shown} unlinked")
 
 
 # --- the way back ---------------------------------------------------------------------------
@@ -168,8 +168,8 @@ def _linked(row: Upstream, verified: use.Verified) -> Response | tuple[str, int]
     if isinstance(result, outcomes.Refused):
         return _refused(result.reason, row)
     if isinstance(result, use.NotLinked):
-        return redirect(url_for("account.index", error=result.message), code=303)
-    return redirect(url_for("account.index", done=f"{result.display_name} linked"), code=303)
+        return _back_to_account(error=result.message)
+    return _back_to_account(done=f"{result.display_name} linked")
 
 
 def _locked(row: Upstream, locked: outcomes.Locked) -> tuple[str, int, dict]:
@@ -179,3 +179,9 @@ def _locked(row: Upstream, locked: outcomes.Locked) -> tuple[str, int, dict]:
 
 def _regulator():  # noqa: ANN202
     return current_app.extensions["idp.regulator"]
+
+
+def _back_to_account(*, done: str | None = None, error: str | None = None) -> Response:
+    if error:
+        notices.refused(error)
+    return redirect(account.done_here(done) if done else url_for("account.index"), code=303)
