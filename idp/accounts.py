@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, update
 
-from . import audit, clock, mail
+from . import audit, clock, emails, mail
 from .authn.password_policy import check, normalize
 from .extensions import db
 from .mfa import recovery
@@ -37,11 +37,11 @@ def _issuer() -> str:
 
 
 def valid_email(email: str) -> str:
-    email = normalize_email(email)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise AccountError(f"{email!r} is not an email address")
-    return email
+    """The address normalised, or AccountError saying why it is not one (idp.emails)."""
+    try:
+        return emails.validated(email)
+    except emails.InvalidEmail as exc:
+        raise AccountError(str(exc)) from None
 
 
 def find_user(email: str) -> User | None:
