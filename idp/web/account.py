@@ -175,7 +175,7 @@ def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str
         return redirect(url_for("account.index"), code=303)
     db.session.delete(row)
     db.session.flush()
-    if not mfa.enrolled(user.id):
+    if not mfa.authenticators(user.id):
         recovery.discard(user.id)  # no second factor left: recovery codes would recover nothing
     audit.emit("mfa.removed", user_id=user.id, ip=client_ip(), kind=kind, name=getattr(row, "label", None) or getattr(row, "name", None))
     db.session.commit()

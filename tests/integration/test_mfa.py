@@ -324,6 +324,19 @@ def test_removing_a_factor_needs_a_fresh_one(app, client, actions, user, spa, se
         assert db.session.execute(text("SELECT count(*) FROM totp_factors")).scalar() == 1
 
 
+def test_removing_the_last_factor_takes_the_recovery_codes_with_it(app, client, actions, user, spa, secret):
+    add_recovery_codes(app, user.id)
+    actions.tokens(spa, totp_secret=secret)
+    with app.app_context():
+        factor_id = db.session.execute(text("SELECT id FROM totp_factors")).scalar()
+    token = csrf_token(client.get("/account").get_data(as_text=True))
+    assert client.post(f"/account/mfa/totp/{factor_id}/delete", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM recovery_codes")).scalar() == 0
+    other = Actions(app.test_client())
+    assert other.login(other.authorize(spa).location).location.startswith("/authorize")  # the password only
+
+
 def test_no_secret_in_plain_text_in_the_database(app, client, actions, user, spa):
     actions.tokens(spa)
     secret, response = enrol_totp_via_pages(client)
