@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, update
 
-from . import audit, clock, emails, mail
+from . import audit, background, clock, emails, mail
 from .authn.password_policy import check, normalize
 from .extensions import db
 from .mfa import recovery
@@ -224,22 +224,33 @@ RESETS_PER_ADDRESS_HOUR = 20
 
 
 def request_password_reset(email: str, *, ip: str) -> None:
-    """Mail a reset link if the account exists; the caller answers the same either way,
-    and the mail leaves in the background so the time does not tell either. A few per
-    hour per account and per address, so nobody can flood someone's mailbox."""
+    """Mail a reset link if the account exists; the caller answers the same either way.
+
+    The request itself does the same work for any address, known or not (issue 9, item 10):
+    the two rate counters (a few per hour per address typed and per client address, so
+    nobody can flood a mailbox), then a background job. Looking the account up, writing
+    the link and mailing it all happen after the answer."""
     from .lockout.regulator import account_key
     from .store import counters
 
-    user = find_user(email) if "@" in email else None
     over = (
         counters.incr_once(f"reset:{account_key(email)}", 3600) > RESETS_PER_ACCOUNT_HOUR
         or counters.incr_once(f"reset-ip:{ip}", 3600) > RESETS_PER_ADDRESS_HOUR
     )
-    if user is None or user.disabled or over:
+    if over:
+        audit.emit("password.reset_requested", ip=ip, sent=False, limited=True)
+        return
+    background.later("password-reset", _send_reset_link, email, ip=ip)
+
+
+def _send_reset_link(email: str, *, ip: str) -> None:
+    """The background half: one live link at a time, a new one ends the earlier ones."""
+    user = find_user(email) if "@" in email else None
+    if user is None or user.disabled:
         audit.emit("password.reset_requested", ip=ip, known=False, sent=False)
+        db.session.commit()
         return
     now = clock.now()
-    # One live link at a time: a new one ends the earlier ones.
     db.session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
@@ -249,8 +260,9 @@ def request_password_reset(email: str, *, ip: str) -> None:
     db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
+    db.session.commit()
     minutes = current_app.config["IDP_RESET_TTL"] // 60
-    mail.send_later(user.email, "Reset your password", (
+    mail.send(user.email, "Reset your password", (
         f"Someone (we hope you) asked to reset the password of your account at {_issuer()}.\n\n"
         f"Open this link to choose a new one:\n\n    {_issuer()}/password/reset/{token}\n\n"
         f"It works once and expires in {minutes} minutes. If you did not ask, ignore this message:\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import accounts, clock, mail, mfa, upstreams
+from .. import accounts, clock, mfa, upstreams
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
@@ -76,13 +76,9 @@ def welcome(user: User, factors: dict[str, int]) -> Response:
 def forgot() -> str:
     if request.method == "GET":
         return render_template("onboarding/forgot.html")
-    email = request.form.get("email", "")[:320]
-    try:
-        accounts.request_password_reset(email, ip=client_ip())
-        db.session.commit()
-    except mail.MailError:
-        db.session.rollback()  # logged by mail; the answer stays the same
-    # The same answer whether the account exists or not.
+    accounts.request_password_reset(request.form.get("email", "")[:320], ip=client_ip())
+    db.session.commit()
+    # The same answer, after the same work, whether the account exists or not.
     return render_template("onboarding/forgot.html", sent=True)
 
 
