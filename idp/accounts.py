@@ -16,7 +16,7 @@ from . import audit, background, clock, emails, mail
 from .authn.password_policy import check, normalize
 from .extensions import db
 from .mfa import recovery
-from .models import Invitation, PasswordReset, TotpFactor, User, WebAuthnCredential
+from .models import EnrolmentLink, Invitation, PasswordReset, TotpFactor, User, WebAuthnCredential
 from .models.user import normalize_email
 from .oauth import revocation
 from .security.tokens import random_token, token_hash
@@ -178,16 +178,95 @@ def enable(user: User, *, actor: User | None) -> None:
     audit.emit("user.enabled", user_id=user.id, actor_id=actor.id if actor else None)
 
 
-def reset_mfa(user: User, *, actor: User | None) -> None:
-    """Lost authenticators: every second factor goes; the person enrols again at the next
-    sign-in (their account requires one from now on)."""
+def reset_mfa(user: User, *, actor: User | None) -> IssuedLink:
+    """Lost authenticators: every second factor goes and every session ends. The account
+    requires one from now on, and the owner is mailed a link to enrol it: the password
+    alone never reaches enrolment (issue 9, item 5). The caller commits once the mail is
+    out (a MailError means nothing was saved)."""
     db.session.query(TotpFactor).filter_by(user_id=user.id).delete()
     db.session.query(WebAuthnCredential).filter_by(user_id=user.id).delete()
     recovery.discard(user.id)
     user.mfa_required = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="mfa_reset")
+    # The links of an earlier reset die with this one.
+    db.session.execute(
+        update(EnrolmentLink).where(EnrolmentLink.user_id == user.id, EnrolmentLink.used_at.is_(None))
+        .values(used_at=clock.now())
+    )
     audit.emit("mfa.reset", user_id=user.id, actor_id=actor.id if actor else None)
+    link = new_enrolment_link(user)
+    mail.send(user.email, "The second factors of your account were reset", _enrolment_mail(
+        "An administrator removed every second factor (authenticator apps, security keys,\n"
+        "recovery codes) of your account", link))
+    return link
+
+
+def needs_enrolment_link(user: User, enrolled: set[str]) -> bool:
+    """An account that must have a second factor and has none enrols with a mailed link."""
+    return user.mfa_required and not enrolled
+
+
+def mail_enrolment_link(user: User) -> None:
+    """After a correct password, for an account waiting for its enrolment link: a new link
+    goes to the owner (not to whoever typed the password), a few per hour at most. Earlier
+    links stay good, so signing in with a stolen password cannot cancel the owner's."""
+    from .store import counters
+
+    if counters.incr_once(f"enrol-link:{user.id}", 3600) > ENROLMENT_LINKS_PER_HOUR:
+        return
+    link = new_enrolment_link(user)
+    audit.emit("mfa.enrolment_link_sent", user_id=user.id)
+    mail.send_later(user.email, "Set up a second factor for your account", _enrolment_mail(
+        "Someone (we hope you) signed in to your account with its password, and it needs a\n"
+        "second factor", link))
+
+
+def take_enrolment_link(token: str, user: User) -> bool:
+    """Use this person's link, once (a conditional UPDATE: of two uses at once, one wins);
+    every other live link of theirs ends with it."""
+    now = clock.now()
+    taken = db.session.execute(
+        update(EnrolmentLink).where(
+            EnrolmentLink.token_hash == token_hash(token), EnrolmentLink.user_id == user.id,
+            EnrolmentLink.used_at.is_(None), EnrolmentLink.expires_at > now,
+        ).values(used_at=now)
+    ).rowcount
+    if taken != 1:
+        return False
+    db.session.execute(
+        update(EnrolmentLink).where(EnrolmentLink.user_id == user.id, EnrolmentLink.used_at.is_(None)).values(used_at=now)
+    )
+    audit.emit("mfa.enrolment_link_used", user_id=user.id)
+    return True
+
+
+def enrolment_link_is_live(token: str) -> bool:
+    row = db.session.scalar(select(EnrolmentLink).where(EnrolmentLink.token_hash == token_hash(token)))
+    return row is not None and row.used_at is None and row.expires_at > clock.now()
+
+
+ENROLMENT_LINKS_PER_HOUR = 3
+
+
+def new_enrolment_link(user: User) -> IssuedLink:
+    token = random_token(32)
+    now = clock.now()
+    row = EnrolmentLink(user_id=user.id, token_hash=token_hash(token), created_at=now,
+                        expires_at=now + current_app.config["IDP_INVITE_TTL"])
+    db.session.add(row)
+    return IssuedLink(f"{_issuer()}/enrol/{token}", row.expires_at)
+
+
+def _enrolment_mail(what_happened: str, link: IssuedLink) -> str:
+    return (
+        f"{what_happened} at {_issuer()}.\n\n"
+        f"To set up a new second factor, open this link in the browser you sign in with, then\n"
+        f"sign in with your password:\n\n    {link.url}\n\n"
+        f"The link works once and expires in {current_app.config['IDP_INVITE_TTL'] // 3600} hours. Your password alone\n"
+        "will not set one up. If you did not expect this, tell your administrator: someone may\n"
+        "know your password.\n"
+    )
 
 
 def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:

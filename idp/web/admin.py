@@ -101,6 +101,7 @@ def user_action(user_id: int, action: str) -> Response:
     person = db.session.get(User, user_id)
     if person is None:
         return _refuse("admin.users", "no such person")
+    message = action
     try:
         if action == "disable":
             accounts.disable(person, actor=g.admin)
@@ -111,6 +112,7 @@ def user_action(user_id: int, action: str) -> Response:
             audit.emit("unlock", user_id=person.id, actor_id=g.admin.id, counters=cleared)
         elif action == "reset-mfa":
             accounts.reset_mfa(person, actor=g.admin)
+            message = "second factors reset; an enrolment link was mailed to them"
         elif action in ("promote", "demote"):
             accounts.set_admin(person, action == "promote", actor=g.admin)
         else:
@@ -118,8 +120,11 @@ def user_action(user_id: int, action: str) -> Response:
     except accounts.AccountError as exc:
         db.session.rollback()
         return _refuse("admin.user_detail", str(exc), user_id=user_id)
+    except mail.MailError:
+        db.session.rollback()
+        return _refuse("admin.user_detail", "the mail could not be sent; nothing was changed", user_id=user_id)
     db.session.commit()
-    return _done("admin.user_detail", action, user_id=user_id)
+    return _done("admin.user_detail", message, user_id=user_id)
 
 
 # --- invitations --------------------------------------------------------------------------

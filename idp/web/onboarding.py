@@ -72,6 +72,17 @@ def welcome(user: User, factors: dict[str, int]) -> Response:
     return redirect(done_here("welcome"), code=303)
 
 
+@bp.get("/enrol/<token>")
+def enrol_link(token: str) -> Response | tuple[str, int]:
+    """The link mailed after `reset-mfa`: like a reset link, the token moves into this
+    browser's session at once (encrypted); the sign-in that follows uses it, once."""
+    if not accounts.enrolment_link_is_live(token[:128]):
+        return _gone("This link is not valid any more. Sign in with your password to be mailed a new one.")
+    keyring = current_app.extensions["idp.keyring"]
+    web_session.stash("enrol", keyring.encrypt(token[:128].encode(), context=b"enrolment"))
+    return redirect(url_for("auth.login", next="/account"), code=303)
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot() -> str:
     if request.method == "GET":

@@ -17,7 +17,7 @@ from ..models import Upstream, User
 from ..upstream.client import Provider
 from ..upstream.errors import UpstreamError
 from . import account, device, flow, notices, onboarding, session as web_session
-from .auth import needs_after_first_factor, signed_in
+from .auth import enrolment_link_mailed, enrolment_token, needs_after_first_factor, signed_in
 
 bp = Blueprint("upstream", __name__)
 
@@ -152,9 +152,12 @@ def _signed_in(row: Upstream, provider: Provider, verified: use.Verified) -> Res
         _regulator().succeeded(verified.reservation, complete=False)  # the flow ended meanwhile: no fault of theirs
         return current
     outcome = use.sign_in(provider, verified, browser=device.browser(), regulator=_regulator(),
-                          request_needs=functools.partial(needs_after_first_factor, current))
+                          request_needs=functools.partial(needs_after_first_factor, current),
+                          enrolment_token=enrolment_token())
     if isinstance(outcome, outcomes.Locked):
         return _locked(row, outcome)
+    if isinstance(outcome, outcomes.EnrolmentLinkMailed):
+        return enrolment_link_mailed()
     if isinstance(outcome, outcomes.Refused):
         return _refused(outcome.reason, row)
     if isinstance(outcome, outcomes.SecondFactorDue):

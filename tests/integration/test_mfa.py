@@ -288,7 +288,14 @@ def test_wrong_enrolment_code_enrols_nothing(app, client, actions, user, spa):
 
 
 def test_required_mfa_without_factor_goes_through_enrolment_before_tokens(app, client, actions, spa):
-    make_user(app, "new@example.com", mfa_required=True)
+    person = make_user(app, "new@example.com", mfa_required=True)
+    with app.app_context():  # such an account enrols with a mailed link (tests/integration/test_reset_mfa.py)
+        from idp import accounts
+        from idp.models import User
+
+        link = accounts.new_enrolment_link(db.session.get(User, person.id))
+        db.session.commit()
+    client.get(link.url.removeprefix("http://localhost"))
     response = actions.login(actions.authorize(spa).location, email="new@example.com")
     setup = client.get(response.location)
     assert setup.status_code == 302 and "/account/setup?flow=" in setup.location
