@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 
 from flask import session
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from .. import clock
 from ..authn.acr import FIRST_FACTORS, level as acr_level
 from ..authn.policy import AuthState
 from ..extensions import db, read_row
-from ..models import TotpFactor, User, WebAuthnCredential
+from ..models import RecoveryCode, TotpFactor, User, WebAuthnCredential
 from ..oauth.records import SignedInPerson
 from ..store.sessions import SIGNED_IN_AT
 
@@ -41,7 +41,8 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
 _USERS = User.__table__
 _SIGNED_IN = select(
     _USERS.c.id, _USERS.c.subject, _USERS.c.disabled, _USERS.c.session_epoch, _USERS.c.mfa_required,
-    exists().where(TotpFactor.user_id == _USERS.c.id),
+    or_(exists().where(TotpFactor.user_id == _USERS.c.id),
+        exists().where(RecoveryCode.user_id == _USERS.c.id, RecoveryCode.used_at.is_(None))),
     exists().where(WebAuthnCredential.user_id == _USERS.c.id),
 ).where(_USERS.c.id == bindparam("user_id"))
 
