@@ -207,6 +207,9 @@ def needs_enrolment_link(user: User, enrolled: set[str]) -> bool:
     return user.mfa_required and not enrolled
 
 
+ENROLMENT_LINKS_PER_HOUR = 3
+
+
 def mail_enrolment_link(user: User) -> None:
     """After a correct password, for an account waiting for its enrolment link: a new link
     goes to the owner (not to whoever typed the password), a few per hour at most. Earlier
@@ -244,9 +247,6 @@ def take_enrolment_link(token: str, user: User) -> bool:
 def enrolment_link_is_live(token: str) -> bool:
     row = db.session.scalar(select(EnrolmentLink).where(EnrolmentLink.token_hash == token_hash(token)))
     return row is not None and row.used_at is None and row.expires_at > clock.now()
-
-
-ENROLMENT_LINKS_PER_HOUR = 3
 
 
 def new_enrolment_link(user: User) -> IssuedLink:

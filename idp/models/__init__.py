@@ -8,6 +8,6 @@ from .upstream import Upstream, UpstreamLink
 from .user import User
 
 __all__ = [
-    "AuditEvent", "AuthorizationCode", "Client", "EnrolmentLink", "Grant", "Invitation", "PasswordReset", "RecoveryCode", "RefreshToken",
-    "SigningKey", "TotpFactor", "Upstream", "UpstreamLink", "User", "WebAuthnCredential",
+    "AuditEvent", "AuthorizationCode", "Client", "EnrolmentLink", "Grant", "Invitation", "PasswordReset", "RecoveryCode",
+    "RefreshToken", "SigningKey", "TotpFactor", "Upstream", "UpstreamLink", "User", "WebAuthnCredential",
 ]

@@ -48,7 +48,6 @@ class PasswordReset(db.Model):
     used_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
-
 class EnrolmentLink(db.Model):
     """A mailed link to enrol a second factor again after `reset-mfa` (issue 9, item 5):
     an account that must have a second factor and has none enrols only with the password
