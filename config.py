@@ -55,7 +55,10 @@ class Config:
     IDP_ACCESS_TOKEN_TTL = _int("IDP_ACCESS_TOKEN_TTL", 300)
     #: Absolute lifetime of a refresh-token family: rotation never extends it.
     IDP_REFRESH_TOKEN_TTL = _int("IDP_REFRESH_TOKEN_TTL", 2592000)
+    #: A browser session's absolute lifetime, from sign-in: activity never extends it.
     IDP_SESSION_TTL = _int("IDP_SESSION_TTL", 43200)
+    #: A browser session ends after this long without a request (Keycloak's SSO Session Idle).
+    IDP_SESSION_IDLE_TTL = _int("IDP_SESSION_IDLE_TTL", 1800)
     IDP_INVITE_TTL = _int("IDP_INVITE_TTL", 259200)
     #: A forgotten-password link lives this long.
     IDP_RESET_TTL = _int("IDP_RESET_TTL", 1800)

@@ -89,7 +89,9 @@ def _init_services(app: Flask) -> None:
     except store.ERRORS as exc:
         # Say so clearly at start; requests that need Redis answer 503 until it is back.
         print(f"idp: Redis at {c['REDIS_URL']} is unreachable ({exc}); sign-in will answer 503 until it is up.", file=sys.stderr)
-    app.session_interface = RedisSessionInterface(redis_client, c["IDP_SESSION_TTL"])
+    app.session_interface = RedisSessionInterface(
+        redis_client, absolute_ttl=c["IDP_SESSION_TTL"], idle_ttl=c["IDP_SESSION_IDLE_TTL"]
+    )
     app.extensions["idp.keyring"] = c["IDP_KEYRING"]
     app.extensions["idp.regulator"] = Regulator(
         Limits(c["IDP_LOCKOUT_THRESHOLD"], c["IDP_LOCKOUT_BASE_SECONDS"], c["IDP_LOCKOUT_MAX_SECONDS"], c["IDP_LOCKOUT_RESET_SECONDS"]),

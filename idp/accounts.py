@@ -10,13 +10,13 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from . import audit, clock, mail, metrics
+from . import audit, background, clock, emails, mail, metrics
 from .authn.password_policy import check, normalize
 from .extensions import db
 from .mfa import recovery
-from .models import Invitation, PasswordReset, TotpFactor, User, WebAuthnCredential
+from .models import EnrolmentLink, Invitation, PasswordReset, TotpFactor, User, WebAuthnCredential
 from .models.user import normalize_email
 from .oauth import revocation
 from .security.tokens import random_token, token_hash
@@ -39,11 +39,11 @@ def _issuer() -> str:
 
 
 def valid_email(email: str) -> str:
-    email = normalize_email(email)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise AccountError(N_("%(email)r is not an email address.", email=email))
-    return email
+    """The address normalised, or AccountError saying why it is not one (idp.emails)."""
+    try:
+        return emails.validated(email)
+    except emails.InvalidEmail as exc:
+        raise AccountError(str(exc)) from None
 
 
 def find_user(email: str) -> User | None:
@@ -183,8 +183,7 @@ def disable(user: User, *, actor: User | None) -> None:
     """Ends their sessions and revokes their refresh tokens at once."""
     if actor is not None and actor.id == user.id:
         raise AccountError(N_("You cannot disable yourself."))
-    if user.is_admin and _admins() <= 1:
-        raise AccountError(N_("This is the last admin."))
+    _keep_another_admin(user)
     user.disabled = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="disabled")
@@ -196,27 +195,122 @@ def enable(user: User, *, actor: User | None) -> None:
     audit.emit("user.enabled", user_id=user.id, actor_id=actor.id if actor else None)
 
 
-def reset_mfa(user: User, *, actor: User | None) -> None:
-    """Lost authenticators: every second factor goes; the person enrols again at the next
-    sign-in (their account requires one from now on)."""
+def reset_mfa(user: User, *, actor: User | None) -> IssuedLink:
+    """Lost authenticators: every second factor goes and every session ends. The account
+    requires one from now on, and the owner is mailed a link to enrol it: the password
+    alone never reaches enrolment (issue 9, item 5). The caller commits once the mail is
+    out (a MailError means nothing was saved)."""
     db.session.query(TotpFactor).filter_by(user_id=user.id).delete()
     db.session.query(WebAuthnCredential).filter_by(user_id=user.id).delete()
     recovery.discard(user.id)
     user.mfa_required = True
     user.session_epoch += 1  # every session of theirs ends
     revocation.revoke_user_grants(user.id, reason="mfa_reset")
+    # The links of an earlier reset die with this one.
+    db.session.execute(
+        update(EnrolmentLink).where(EnrolmentLink.user_id == user.id, EnrolmentLink.used_at.is_(None))
+        .values(used_at=clock.now())
+    )
     audit.emit("mfa.reset", user_id=user.id, actor_id=actor.id if actor else None)
+    link = new_enrolment_link(user)
+    mail.send(user.email, "The second factors of your account were reset", _enrolment_mail(
+        "An administrator removed every second factor (authenticator apps, security keys,\n"
+        "recovery codes) of your account", link))
+    return link
+
+
+def needs_enrolment_link(user: User, enrolled: set[str]) -> bool:
+    """An account that must have a second factor and has none enrols with a mailed link."""
+    return user.mfa_required and not enrolled
+
+
+ENROLMENT_LINKS_PER_HOUR = 3
+
+
+def mail_enrolment_link(user: User) -> None:
+    """After a correct password, for an account waiting for its enrolment link: a new link
+    goes to the owner (not to whoever typed the password), a few per hour at most. Earlier
+    links stay good, so signing in with a stolen password cannot cancel the owner's."""
+    from .store import counters
+
+    if counters.incr_once(f"enrol-link:{user.id}", 3600) > ENROLMENT_LINKS_PER_HOUR:
+        return
+    link = new_enrolment_link(user)
+    audit.emit("mfa.enrolment_link_sent", user_id=user.id)
+    mail.send_later(user.email, "Set up a second factor for your account", _enrolment_mail(
+        "Someone (we hope you) signed in to your account with its password, and it needs a\n"
+        "second factor", link))
+
+
+def take_enrolment_link(token: str, user: User) -> bool:
+    """Use this person's link, once (a conditional UPDATE: of two uses at once, one wins);
+    every other live link of theirs ends with it."""
+    now = clock.now()
+    taken = db.session.execute(
+        update(EnrolmentLink).where(
+            EnrolmentLink.token_hash == token_hash(token), EnrolmentLink.user_id == user.id,
+            EnrolmentLink.used_at.is_(None), EnrolmentLink.expires_at > now,
+        ).values(used_at=now)
+    ).rowcount
+    if taken != 1:
+        return False
+    db.session.execute(
+        update(EnrolmentLink).where(EnrolmentLink.user_id == user.id, EnrolmentLink.used_at.is_(None)).values(used_at=now)
+    )
+    audit.emit("mfa.enrolment_link_used", user_id=user.id)
+    return True
+
+
+def enrolment_link_is_live(token: str) -> bool:
+    row = db.session.scalar(select(EnrolmentLink).where(EnrolmentLink.token_hash == token_hash(token)))
+    return row is not None and row.used_at is None and row.expires_at > clock.now()
+
+
+def new_enrolment_link(user: User) -> IssuedLink:
+    token = random_token(32)
+    now = clock.now()
+    row = EnrolmentLink(user_id=user.id, token_hash=token_hash(token), created_at=now,
+                        expires_at=now + current_app.config["IDP_INVITE_TTL"])
+    db.session.add(row)
+    return IssuedLink(f"{_issuer()}/enrol/{token}", row.expires_at)
+
+
+def _enrolment_mail(what_happened: str, link: IssuedLink) -> str:
+    return (
+        f"{what_happened} at {_issuer()}.\n\n"
+        f"To set up a new second factor, open this link in the browser you sign in with, then\n"
+        f"sign in with your password:\n\n    {link.url}\n\n"
+        f"The link works once and expires in {current_app.config['IDP_INVITE_TTL'] // 3600} hours. Your password alone\n"
+        "will not set one up. If you did not expect this, tell your administrator: someone may\n"
+        "know your password.\n"
+    )
 
 
 def set_admin(user: User, is_admin: bool, *, actor: User | None) -> None:
-    if not is_admin and user.is_admin and _admins() <= 1:
-        raise AccountError(N_("This is the last admin."))
+    if not is_admin:
+        _keep_another_admin(user)
     user.is_admin = is_admin
     audit.emit("user.promoted" if is_admin else "user.demoted", user_id=user.id, actor_id=actor.id if actor else None)
 
 
-def _admins() -> int:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin, User.disabled.is_(False))) or 0
+_ACTIVE_ADMIN = (User.is_admin, User.disabled.is_(False))
+
+
+def _keep_another_admin(user: User) -> None:
+    """Refuse to take `user` out of the active admins if nobody else is one.
+
+    Count-then-write raced to zero admins (two admins removing each other at once), so the
+    active admins' rows are locked first with a no-op UPDATE, then counted. PostgreSQL:
+    the UPDATE takes their row locks, a concurrent removal waits for our commit and then
+    re-reads (READ COMMITTED), so it sees our change. SQLite: it is the transaction's first
+    write, so it takes the database's write lock before reading (the busy timeout waits for
+    the other writer). The caller commits or rolls back, which releases the locks."""
+    db.session.execute(
+        update(User).where(*_ACTIVE_ADMIN).values(is_admin=User.is_admin).execution_options(synchronize_session=False)
+    )
+    admins = set(db.session.scalars(select(User.id).where(*_ACTIVE_ADMIN)))
+    if admins == {user.id}:
+        raise AccountError(N_("This is the last admin."))
 
 
 # --- forgotten password ------------------------------------------------------------------
@@ -226,22 +320,33 @@ RESETS_PER_ADDRESS_HOUR = 20
 
 
 def request_password_reset(email: str, *, ip: str) -> None:
-    """Mail a reset link if the account exists; the caller answers the same either way,
-    and the mail leaves in the background so the time does not tell either. A few per
-    hour per account and per address, so nobody can flood someone's mailbox."""
+    """Mail a reset link if the account exists; the caller answers the same either way.
+
+    The request itself does the same work for any address, known or not (issue 9, item 10):
+    the two rate counters (a few per hour per address typed and per client address, so
+    nobody can flood a mailbox), then a background job. Looking the account up, writing
+    the link and mailing it all happen after the answer."""
     from .lockout.regulator import account_key
     from .store import counters
 
-    user = find_user(email) if "@" in email else None
     over = (
         counters.incr_once(f"reset:{account_key(email)}", 3600) > RESETS_PER_ACCOUNT_HOUR
         or counters.incr_once(f"reset-ip:{ip}", 3600) > RESETS_PER_ADDRESS_HOUR
     )
-    if user is None or user.disabled or over:
+    if over:
+        audit.emit("password.reset_requested", ip=ip, sent=False, limited=True)
+        return
+    background.later("password-reset", _send_reset_link, email, ip=ip)
+
+
+def _send_reset_link(email: str, *, ip: str) -> None:
+    """The background half: one live link at a time, a new one ends the earlier ones."""
+    user = find_user(email) if "@" in email else None
+    if user is None or user.disabled:
         audit.emit("password.reset_requested", ip=ip, known=False, sent=False)
+        db.session.commit()
         return
     now = clock.now()
-    # One live link at a time: a new one ends the earlier ones.
     db.session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
@@ -251,11 +356,12 @@ def request_password_reset(email: str, *, ip: str) -> None:
     db.session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token), created_at=now,
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
+    db.session.commit()
     subject, body = mail.compose(
         "password_reset", language_of(user), site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
         minutes=current_app.config["IDP_RESET_TTL"] // 60,
     )
-    mail.send_later(user.email, subject, body)
+    mail.send(user.email, subject, body)
 
 
 def reset_for(token: str) -> tuple[PasswordReset, User] | tuple[None, None]:

@@ -194,10 +194,14 @@ def users_enable(email: str) -> None:
 @click.argument("email")
 @with_appcontext
 def users_reset_mfa(email: str) -> None:
-    """Remove every second factor; the person enrols again at the next sign-in."""
-    accounts.reset_mfa(_user_or_fail(email), actor=None)
+    """Remove every second factor; the person enrols again with the link mailed to them."""
+    try:
+        link = accounts.reset_mfa(_user_or_fail(email), actor=None)
+    except mail.MailError as exc:
+        _fail(f"nothing was reset: the enrolment link could not be mailed: {exc}")
     db.session.commit()
-    click.echo(f"second factors of {normalize_email(email)} removed; enrolment at next sign-in")
+    click.echo(f"second factors of {normalize_email(email)} removed; they enrol again with the link mailed to them "
+               f"(valid until {link.expires_at}): {link.url}")
 
 
 @users.command("unlock")

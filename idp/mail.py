@@ -8,7 +8,6 @@ import logging
 import secrets
 import smtplib
 import ssl
-import threading
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,16 +50,16 @@ def send_later(to: str, subject: str, body: str) -> None:
     """Send without making the request wait: the answer takes the same time whether a
     mail goes out or not (a forgotten-password request must not reveal who has an
     account), and a slow SMTP server does not slow sign-in."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from .background import later
 
-    def run() -> None:
-        with app.app_context():
-            try:
-                send(to, subject, body)
-            except MailError:
-                pass  # logged by _smtp
+    later("mail", _send_quietly, to, subject, body)
 
-    threading.Thread(target=run, name="idp-mail", daemon=True).start()
+
+def _send_quietly(to: str, subject: str, body: str) -> None:
+    try:
+        send(to, subject, body)
+    except MailError:
+        pass  # logged by _smtp
 
 
 def password_used_notice(to: str, *, failures: int, ip: str) -> None:

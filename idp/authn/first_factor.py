@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .. import clock, mfa
+from .. import accounts, clock, mfa
 from ..extensions import db
 from ..lockout.regulator import Regulator, Reservation, account_key
 from ..models import User
-from . import outcomes
+from . import acr as acrs, outcomes
 from .steps import after_first_factor, user_floor
 
 if TYPE_CHECKING:
@@ -24,8 +24,17 @@ RequestNeeds = Callable[[User, dict[str, int], set[str]], "Satisfied | Step"]
 
 def settle(
     user: User, first: dict[str, int], *, reservation: Reservation, regulator: Regulator, request_needs: RequestNeeds,
-) -> outcomes.SecondFactorDue | outcomes.SignedIn:
+    enrolment_token: str | None = None,
+) -> outcomes.SecondFactorDue | outcomes.SignedIn | outcomes.EnrolmentLinkMailed:
+    """`enrolment_token`: the mailed enrolment link this browser opened, if any."""
     enrolled = mfa.enrolled(user.id)
+    if accounts.needs_enrolment_link(user, enrolled) and not acrs.satisfies(acrs.level(set(first)), "mfa"):
+        # The password alone never reaches enrolment: with the mailed link, or not at all.
+        if not (enrolment_token and accounts.take_enrolment_link(enrolment_token, user)):
+            accounts.mail_enrolment_link(user)
+            db.session.commit()
+            regulator.succeeded(reservation, complete=False)
+            return outcomes.EnrolmentLinkMailed(user)
     floor = user_floor(mfa_required=user.mfa_required, enrolled=enrolled)
     second = after_first_factor(request_needs(user, first, enrolled), floor=floor, enrolled=enrolled, first=set(first))
     if second is not None:

@@ -50,6 +50,15 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class EnrolmentLinkMailed:
+    """The first factor was right, but the account must enrol a second factor and this
+    browser holds no live enrolment link: none is enrolled, no session is made, and the
+    owner is mailed a link (issue 9, item 5)."""
+
+    user: User
+
+
+@dataclass(frozen=True)
 class StartOver:
     """This sign-in attempt used its second-factor tries: back to the password."""
 
@@ -59,4 +68,4 @@ class Expired:
     """The pending sign-in was already used or timed out."""
 
 
-Outcome = Union[Locked, Refused, SecondFactorDue, SignedIn, StartOver, Expired]
+Outcome = Union[Locked, Refused, SecondFactorDue, SignedIn, EnrolmentLinkMailed, StartOver, Expired]

@@ -73,7 +73,7 @@ def _migrate(user: User, password: str, *, passwords: Passwords, legacy: LegacyV
 
 def sign_in(
     *, email: str, password: str, browser: Browser, regulator: Regulator, passwords: Passwords,
-    request_needs: RequestNeeds, legacy: LegacyVerifier | None = None,
+    request_needs: RequestNeeds, legacy: LegacyVerifier | None = None, enrolment_token: str | None = None,
 ) -> outcomes.Outcome:
     """The password step. The attempt is reserved on the lockout before the password is
     looked at, so a locked account, and a correct password during a lockout, get the same
@@ -98,4 +98,5 @@ def sign_in(
         raise
     audit.emit("login.password_ok", user_id=user.id, ip=browser.ip)
     metrics.sign_in("pwd", "success")
-    return settle(user, {"pwd": clock.now()}, reservation=reservation, regulator=regulator, request_needs=request_needs)
+    return settle(user, {"pwd": clock.now()}, reservation=reservation, regulator=regulator, request_needs=request_needs,
+                  enrolment_token=enrolment_token)

@@ -97,6 +97,7 @@ def _factors(provider: Provider, identity: Identity) -> dict[str, int]:
 
 def sign_in(
     provider: Provider, verified: Verified, *, browser: Browser, regulator: Regulator, request_needs: RequestNeeds,
+    enrolment_token: str | None = None,
 ) -> outcomes.Outcome:
     """The upstream as the first step of a sign-in: the linked person, then what follows a
     first factor (the second factor they owe, or a complete sign-in)."""
@@ -115,7 +116,8 @@ def sign_in(
     audit.emit("login.upstream_ok", user_id=user.id, ip=browser.ip, upstream=provider.name,
                upstream_mfa=UPSTREAM_MFA in first)
     metrics.sign_in("fed", "success")
-    return settle(user, first, reservation=verified.reservation, regulator=regulator, request_needs=request_needs)
+    return settle(user, first, reservation=verified.reservation, regulator=regulator, request_needs=request_needs,
+                  enrolment_token=enrolment_token)
 
 
 @dataclass(frozen=True)

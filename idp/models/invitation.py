@@ -48,3 +48,20 @@ class PasswordReset(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EnrolmentLink(db.Model):
+    """A mailed link to enrol a second factor again after `reset-mfa` (issue 9, item 5):
+    an account that must have a second factor and has none enrols only with the password
+    *and* this link, never with the password alone. Hashed, single use, and as long-lived
+    as an invitation."""
+
+    __tablename__ = "enrolment_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 of the 256-bit token in the link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)

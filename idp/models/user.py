@@ -3,12 +3,13 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..emails import normalize_for_lookup
 from ..extensions import db
 
 
 def normalize_email(email: str) -> str:
-    """Emails are matched case-insensitively (INTERFACE.md)."""
-    return email.strip().lower()
+    """Emails are matched case-insensitively (INTERFACE.md), in Unicode's composed form."""
+    return normalize_for_lookup(email)
 
 
 class User(db.Model):

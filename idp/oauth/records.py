@@ -138,10 +138,11 @@ class SignedInPerson:
     disabled: bool
     session_epoch: int
     mfa_required: bool
-    has_totp: bool
+    #: An authenticator app or an unused recovery code, as in mfa.enrolled.
+    has_otp: bool
     has_webauthn: bool
 
     @property
     def enrolled(self) -> set[str]:
         """As mfa.enrolled: amr values of the second factors."""
-        return {kind for kind, present in (("otp", self.has_totp), ("hwk", self.has_webauthn)) if present}
+        return {kind for kind, present in (("otp", self.has_otp), ("hwk", self.has_webauthn)) if present}

@@ -2,6 +2,11 @@
 
 Server-side, so that sign-out, admin disable and "end all my sessions" really end them, and
 so that `regenerate()` gives a new id at sign-in (no session fixation).
+
+A signed-in session ends at the first of two limits, both checked here at every read and
+both set as the Redis TTL at every write: IDP_SESSION_TTL after sign-in (absolute, whatever
+the activity) and IDP_SESSION_IDLE_TTL after the last request (idle). The sign-in time is in
+the session value (`SIGNED_IN_AT`, written by web.session), with the time of the last write.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
+from .. import clock
 from . import ERRORS, StoreUnavailable
 
 log = logging.getLogger("idp")
@@ -23,6 +29,14 @@ log = logging.getLogger("idp")
 PREFIX = "idp:session:"
 #: An anonymous session (a CSRF token before sign-in) does not need to live long.
 ANONYMOUS_TTL = 3600
+#: The session key holding the time of the last sign-in (a first factor verified).
+SIGNED_IN_AT = "signed_in_at"
+#: Kept beside the content in Redis, not in it: when the session was last written.
+_SAVED_AT = "_saved_at"
+#: A read-only request rewrites a signed-in session (one SET) once this fraction of the
+#: idle timeout has passed since its last write, so activity keeps it alive and a burst of
+#: requests costs no extra round trip.
+TOUCH_FRACTION = 10
 
 
 class RedisSession(SessionMixin):
@@ -36,6 +50,7 @@ class RedisSession(SessionMixin):
         self.sid = sid
         self.modified = False
         self.stale_sid: str | None = None
+        self.saved_at: int | None = None
 
     @property
     def loaded(self) -> bool:
@@ -45,6 +60,7 @@ class RedisSession(SessionMixin):
         if self._data is None:
             assert self._load is not None
             self._data, self._load = self._load(), None
+            self.saved_at = self._data.pop(_SAVED_AT, None)
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -74,9 +90,10 @@ class RedisSession(SessionMixin):
 
 
 class RedisSessionInterface(SessionInterface):
-    def __init__(self, redis_client: Any, ttl: int):
+    def __init__(self, redis_client: Any, *, absolute_ttl: int, idle_ttl: int):
         self.redis = redis_client
-        self.ttl = ttl
+        self.absolute_ttl = absolute_ttl
+        self.idle_ttl = idle_ttl
 
     def open_session(self, app: Flask, request: Request) -> RedisSession:
         sid = request.cookies.get(self.get_cookie_name(app))
@@ -89,7 +106,16 @@ class RedisSessionInterface(SessionInterface):
             raw = self.redis.get(PREFIX + sid)
         except ERRORS as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return json.loads(raw) if raw else {}
+        data = json.loads(raw) if raw else {}
+        if data.get("auth") and self._ttl(data, now=clock.now(), saved_at=data.get(_SAVED_AT)) <= 0:
+            return {}  # over a limit (Redis has not expired it yet): empty, so deleted at save
+        return data
+
+    def _ttl(self, data: dict, *, now: int, saved_at: int | None) -> int:
+        """Seconds a signed-in session has left: the nearer of its two limits."""
+        signed_in_at = data.get(SIGNED_IN_AT, now)
+        idle_left = self.idle_ttl - (now - saved_at) if saved_at is not None else self.idle_ttl
+        return min(idle_left, signed_in_at + self.absolute_ttl - now)
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
         if not session.loaded:
@@ -109,14 +135,28 @@ class RedisSessionInterface(SessionInterface):
                 if len(pipe):
                     pipe.execute()
                 return
-            if not session.modified:
+            now = clock.now()
+            signed_in = bool(session.get("auth"))
+            if signed_in and SIGNED_IN_AT not in session:
+                session[SIGNED_IN_AT] = now  # a session from before the limit: it starts now
+            touch = signed_in and session.saved_at is not None and \
+                now - session.saved_at >= self.idle_ttl // TOUCH_FRACTION
+            if not session.modified and not touch:
                 if len(pipe):
                     pipe.execute()
                 return
-            ttl = self.ttl if session.get("auth") else ANONYMOUS_TTL
+            # Measured from this write: the idle timeout starts again, the absolute one does not.
+            ttl = self._ttl(session, now=now, saved_at=None) if signed_in else ANONYMOUS_TTL
+            if ttl <= 0:
+                if session.sid:
+                    pipe.delete(PREFIX + session.sid)
+                    response.delete_cookie(name, domain=domain, path=path)
+                if len(pipe):
+                    pipe.execute()
+                return
             if session.sid is None:
                 session.sid = secrets.token_urlsafe(32)
-            pipe.set(PREFIX + session.sid, json.dumps(dict(session)), ex=ttl)
+            pipe.set(PREFIX + session.sid, json.dumps({**session, _SAVED_AT: now}), ex=ttl)
             pipe.execute()
         except ERRORS as exc:
             # Too late to change the answer (it is usually the 503 of the same outage): the

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
-from .. import accounts, audit, clock, i18n, mfa, upstreams
+from .. import accounts, audit, clock, i18n, mail, mfa, upstreams
 from ..authn.acr import FIRST_FACTORS
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, AuthState, verified_recently
@@ -23,12 +23,12 @@ from ..mfa import recovery, totp
 from ..models import TotpFactor, User, WebAuthnCredential
 from ..oauth import revocation
 from ..lockout.regulator import Locked, account_key
-from . import device, flow, session as web_session
+from . import device, flow, notices, session as web_session
 from .device import client_ip
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-#: What `?done=` may say on the account page: only these, never text from the URL.
+#: What the account page may say once an action is done (flashed, never from the URL).
 DONE = {
     "welcome": lazy_gettext("Welcome! Your account is ready."),
     "added": lazy_gettext("The second factor was added."),
@@ -77,9 +77,16 @@ def step_up(user: User, next_path: str) -> Response:
     return flow.go_to_step(target, Step("second_factor", "mfa", tuple(sorted(enrolled))), user)
 
 
+def done_here(code: str, provider: str = "") -> str:
+    """The account page's URL, with the sentence for `code` (DONE) waiting for it there."""
+    notices.done(done_message(code, provider) or code)
+    return url_for("account.index")
+
+
 @bp.get("")
 @signed_in
 def index(user: User, state: AuthState) -> Response | str:
+    shown = notices.taken()
     return render_template(
         "account/index.html",
         user=user,
@@ -87,8 +94,7 @@ def index(user: User, state: AuthState) -> Response | str:
         keys=db.session.query(WebAuthnCredential).filter_by(user_id=user.id).order_by(WebAuthnCredential.id).all(),
         recovery_left=mfa.recovery_codes_left(user.id),
         enrolled=mfa.enrolled(user.id),
-        message=done_message(request.args.get("done", ""), request.args.get("provider", "")),
-        error=request.args.get("error", "")[:300],
+        message=shown.get(notices.DONE), error=shown.get(notices.ERROR),
         links=upstreams.links_of(user.id),
         upstreams=upstreams.buttons(),
     )
@@ -152,9 +158,15 @@ def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: boo
     audit.emit("mfa.added", user_id=user.id, ip=client_ip(), kind=kind, name=name)
     codes = recovery.generate(user.id) if first else None
     db.session.commit()
+    web_session.unstash("enrol", keep=False)
+    kind_shown = "security key or passkey" if kind == "webauthn" else "authenticator app"
+    mail.send_later(user.email, "A second factor was added to your account", (
+        f"A {kind_shown} named {name!r} was added to your account at {current_app.config['IDP_ISSUER']}.\n\n"
+        "If this was not you, tell your administrator now: someone may know your password.\n"
+    ))
     factor = "hwk" if kind == "webauthn" else "otp"
     flow.record_verified(current, user, {factor: clock.now()})
-    onward = flow.continue_url(current) if current.id or current.next != "/account" else url_for("account.index", done="added")
+    onward = flow.continue_url(current) if current.id or current.next != "/account" else done_here("added")
     if codes:
         # Shown once, on the next page; they wait in this browser's session until then,
         # encrypted like everything secret we keep.
@@ -193,11 +205,11 @@ def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str
         return redirect(url_for("account.index"), code=303)
     db.session.delete(row)
     db.session.flush()
-    if not mfa.enrolled(user.id):
+    if not mfa.authenticators(user.id):
         recovery.discard(user.id)  # no second factor left: recovery codes would recover nothing
     audit.emit("mfa.removed", user_id=user.id, ip=client_ip(), kind=kind, name=getattr(row, "label", None) or getattr(row, "name", None))
     db.session.commit()
-    return redirect(url_for("account.index", done="removed"), code=303)
+    return redirect(done_here("removed"), code=303)
 
 
 # --- recovery codes, password, sign-out -----------------------------------------------
@@ -244,7 +256,7 @@ def password(user: User, state: AuthState) -> Response | str | tuple[str, int]:
     db.session.commit()
     regulator.succeeded(reservation, complete=False)
     web_session.carry_into_new_epoch(user)
-    return redirect(url_for("account.index", done="password changed"), code=303)
+    return redirect(done_here("password changed"), code=303)
 
 
 @bp.post("/sign-out")

@@ -23,7 +23,7 @@ from ..authn.steps import Step
 from ..extensions import db
 from ..keys import rotation
 from ..models import AuditEvent, Client, Invitation, SigningKey, TotpFactor, User, WebAuthnCredential
-from . import flow, session as web_session
+from . import flow, notices, session as web_session
 from .account import fresh_enough, step_up
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -32,7 +32,7 @@ PAGE = 50
 
 _USER_ACTIONS_DONE = {
     "disable": lazy_gettext("disabled"), "enable": lazy_gettext("enabled"), "unlock": lazy_gettext("unlocked"),
-    "reset-mfa": lazy_gettext("two-factor authentication reset"), "promote": lazy_gettext("made an admin"),
+    "reset-mfa": lazy_gettext("two-factor authentication reset; an enrolment link was mailed to them"), "promote": lazy_gettext("made an admin"),
     "demote": lazy_gettext("no longer an admin"),
 }
 
@@ -62,11 +62,13 @@ def admin_required(view: Callable) -> Callable:
 
 
 def _done(endpoint: str, message: str, **values) -> Response:
-    return redirect(url_for(endpoint, done=message, **values), code=303)
+    notices.done(message)
+    return redirect(url_for(endpoint, **values), code=303)
 
 
 def _refuse(endpoint: str, message: str, **values) -> Response:
-    return redirect(url_for(endpoint, error=message, **values), code=303)
+    notices.refused(message)
+    return redirect(url_for(endpoint, **values), code=303)
 
 
 # --- people -----------------------------------------------------------------------------
@@ -123,6 +125,9 @@ def user_action(user_id: int, action: str) -> Response:
     except accounts.AccountError as exc:
         db.session.rollback()
         return _refuse("admin.user_detail", i18n.explain(exc), user_id=user_id)
+    except mail.MailError:
+        db.session.rollback()
+        return _refuse("admin.user_detail", gettext("The mail could not be sent; nothing was changed."), user_id=user_id)
     db.session.commit()
     return _done("admin.user_detail", str(_USER_ACTIONS_DONE[action]), user_id=user_id)
 

@@ -45,15 +45,33 @@ def login_submit() -> Response | tuple[str, int]:
         email=email, password=request.form.get("password", "")[:MAX_FIELD], browser=device.browser(),
         regulator=_regulator(), passwords=current_app.extensions["idp.passwords"],
         request_needs=functools.partial(needs_after_first_factor, current),
-        legacy=current_app.extensions["idp.legacy_verifier"],
+        legacy=current_app.extensions["idp.legacy_verifier"], enrolment_token=enrolment_token(),
     )
     if isinstance(outcome, outcomes.Locked):
         return _locked("auth/login.html", outcome, flow=current, email=email, upstreams=upstreams.buttons())
+    if isinstance(outcome, outcomes.EnrolmentLinkMailed):
+        return enrolment_link_mailed()
     if isinstance(outcome, outcomes.Refused):
         return _login_page(current, email, gettext("Incorrect email or password.")), 401
     if isinstance(outcome, outcomes.SecondFactorDue):
         return flow.go_to_step(current, outcome.step, outcome.user, first=outcome.first)
     return signed_in(current, outcome)
+
+
+def enrolment_token() -> str | None:
+    """The enrolment link this browser opened (kept encrypted in its session), if any."""
+    sealed = web_session.unstash("enrol")
+    return current_app.extensions["idp.keyring"].decrypt(sealed, context=b"enrolment").decode() if sealed else None
+
+
+def enrolment_link_mailed() -> tuple[str, int]:
+    page = render_template(
+        "oauth/error.html", error="enrolment_link_required",
+        description="Your account needs a new second factor, and it is set up from a link we mail you, "
+                    "never with the password alone. We have sent one to your email address: open it in this "
+                    "browser, then sign in again.",
+    )
+    return page, 403
 
 
 def _login_page(current: flow.Flow, email: str, error: str | None = None) -> str:

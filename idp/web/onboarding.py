@@ -9,13 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
-from .. import accounts, clock, i18n, mail, mfa, upstreams
+from .. import accounts, clock, i18n, mfa, upstreams
 from ..authn.password_policy import WeakPassword
 from ..authn.policy import SECOND_FACTORS, verified_recently
 from ..authn.steps import Step
 from ..extensions import db
 from ..models import User
 from . import flow, session as web_session
+from .account import done_here
 from .device import client_ip
 
 bp = Blueprint("onboarding", __name__)
@@ -70,20 +71,27 @@ def welcome(user: User, factors: dict[str, int]) -> Response:
     web_session.record_factors(user, factors)
     if user.mfa_required:
         return redirect(url_for("account.setup", next="/account"), code=303)
-    return redirect(url_for("account.index", done="welcome"), code=303)
+    return redirect(done_here("welcome"), code=303)
+
+
+@bp.get("/enrol/<token>")
+def enrol_link(token: str) -> Response | tuple[str, int]:
+    """The link mailed after `reset-mfa`: like a reset link, the token moves into this
+    browser's session at once (encrypted); the sign-in that follows uses it, once."""
+    if not accounts.enrolment_link_is_live(token[:128]):
+        return _gone("This link is not valid any more. Sign in with your password to be mailed a new one.")
+    keyring = current_app.extensions["idp.keyring"]
+    web_session.stash("enrol", keyring.encrypt(token[:128].encode(), context=b"enrolment"))
+    return redirect(url_for("auth.login", next="/account"), code=303)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot() -> str:
     if request.method == "GET":
         return render_template("onboarding/forgot.html")
-    email = request.form.get("email", "")[:320]
-    try:
-        accounts.request_password_reset(email, ip=client_ip())
-        db.session.commit()
-    except mail.MailError:
-        db.session.rollback()  # logged by mail; the answer stays the same
-    # The same answer whether the account exists or not.
+    accounts.request_password_reset(request.form.get("email", "")[:320], ip=client_ip())
+    db.session.commit()
+    # The same answer, after the same work, whether the account exists or not.
     return render_template("onboarding/forgot.html", sent=True)
 
 
@@ -127,7 +135,7 @@ def reset() -> Response | str | tuple[str, int]:
     db.session.commit()
     web_session.unstash("reset", keep=False)
     web_session.record_factor(user, "pwd")
-    return redirect(url_for("account.index", done="password changed"), code=303)
+    return redirect(done_here("password changed"), code=303)
 
 
 def _second_factor_just_verified(user_id: int) -> bool:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import secrets
 
 from flask import session
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from .. import clock
-from ..authn.acr import level as acr_level
+from ..authn.acr import FIRST_FACTORS, level as acr_level
 from ..authn.policy import AuthState
 from ..extensions import db, read_row
-from ..models import TotpFactor, User, WebAuthnCredential
+from ..models import RecoveryCode, TotpFactor, User, WebAuthnCredential
 from ..oauth.records import SignedInPerson
+from ..store.sessions import SIGNED_IN_AT
+
+#: Factors that make a sign-in (a passkey's `user` verification included), as opposed to a
+#: step-up within one.
+SIGN_IN_FACTORS = {*FIRST_FACTORS, "user"}
 
 
 def auth_state() -> AuthState | None:
@@ -36,7 +41,8 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
 _USERS = User.__table__
 _SIGNED_IN = select(
     _USERS.c.id, _USERS.c.subject, _USERS.c.disabled, _USERS.c.session_epoch, _USERS.c.mfa_required,
-    exists().where(TotpFactor.user_id == _USERS.c.id),
+    or_(exists().where(TotpFactor.user_id == _USERS.c.id),
+        exists().where(RecoveryCode.user_id == _USERS.c.id, RecoveryCode.used_at.is_(None))),
     exists().where(WebAuthnCredential.user_id == _USERS.c.id),
 ).where(_USERS.c.id == bindparam("user_id"))
 
@@ -66,11 +72,17 @@ def record_factors(user: User, factors: dict[str, int]) -> AuthState:
     state = auth_state()
     if state is None or state.user_id != user.id or state.epoch != user.session_epoch:
         state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16), epoch=user.session_epoch)
+        signing_in = True
+    else:
+        # A step-up (a second factor alone) does not extend the session's absolute lifetime.
+        signing_in = bool(set(factors) & SIGN_IN_FACTORS)
     for factor, at in factors.items():
         state = state.with_factor(factor, at)
     session.pop("pending", None)
     session.regenerate()  # type: ignore[attr-defined]
     session["auth"] = state.to_dict()
+    if signing_in:
+        session[SIGNED_IN_AT] = clock.now()  # IDP_SESSION_TTL counts from here
     return state
 
 

@@ -16,8 +16,8 @@ from ..extensions import db
 from ..models import Upstream, User
 from ..upstream.client import Provider
 from ..upstream.errors import UpstreamError
-from . import account, device, flow, onboarding, session as web_session
-from .auth import needs_after_first_factor, signed_in
+from . import account, device, flow, notices, onboarding, session as web_session
+from .auth import enrolment_link_mailed, enrolment_token, needs_after_first_factor, signed_in
 
 bp = Blueprint("upstream", __name__)
 
@@ -92,7 +92,7 @@ def link_start(user: User, state: AuthState, name: str) -> Response | tuple[str,
     if found is None:
         return _refused("unknown", None, 404)
     if not mfa.enrolled(user.id):
-        return redirect(url_for("account.index", error="second factor first"), code=303)
+        return _back_to_account(error="second factor first")
     if not account.fresh_enough(user, state):
         return account.step_up(user, "/account")
     return _begin(*found, "link", user_id=user.id)
@@ -107,9 +107,9 @@ def unlink(user: User, state: AuthState, link_id: int) -> Response:
         shown = upstreams.unlink(user, link_id, ip=device.client_ip())
     except upstreams.UpstreamConfigError as exc:
         db.session.rollback()
-        return redirect(url_for("account.index", error=i18n.explain(exc)), code=303)
+        return _back_to_account(error=i18n.explain(exc))
     db.session.commit()
-    return redirect(url_for("account.index", done="unlinked", provider=shown), code=303)
+    return _back_to_account(done="unlinked", provider=shown)
 
 
 # --- the way back ---------------------------------------------------------------------------
@@ -152,9 +152,12 @@ def _signed_in(row: Upstream, provider: Provider, verified: use.Verified) -> Res
         _regulator().succeeded(verified.reservation, complete=False)  # the flow ended meanwhile: no fault of theirs
         return current
     outcome = use.sign_in(provider, verified, browser=device.browser(), regulator=_regulator(),
-                          request_needs=functools.partial(needs_after_first_factor, current))
+                          request_needs=functools.partial(needs_after_first_factor, current),
+                          enrolment_token=enrolment_token())
     if isinstance(outcome, outcomes.Locked):
         return _locked(row, outcome)
+    if isinstance(outcome, outcomes.EnrolmentLinkMailed):
+        return enrolment_link_mailed()
     if isinstance(outcome, outcomes.Refused):
         return _refused(outcome.reason, row)
     if isinstance(outcome, outcomes.SecondFactorDue):
@@ -168,8 +171,8 @@ def _linked(row: Upstream, verified: use.Verified) -> Response | tuple[str, int]
     if isinstance(result, outcomes.Refused):
         return _refused(result.reason, row)
     if isinstance(result, use.NotLinked):
-        return redirect(url_for("account.index", error=i18n.explain(result.message)), code=303)
-    return redirect(url_for("account.index", done="linked", provider=result.display_name), code=303)
+        return _back_to_account(error=i18n.explain(result.message))
+    return _back_to_account(done="linked", provider=result.display_name)
 
 
 def _locked(row: Upstream, locked: outcomes.Locked) -> tuple[str, int, dict]:
@@ -179,3 +182,9 @@ def _locked(row: Upstream, locked: outcomes.Locked) -> tuple[str, int, dict]:
 
 def _regulator():  # noqa: ANN202
     return current_app.extensions["idp.regulator"]
+
+
+def _back_to_account(*, done: str | None = None, provider: str = "", error: str | None = None) -> Response:
+    if error:
+        notices.refused(error)
+    return redirect(account.done_here(done, provider) if done else url_for("account.index"), code=303)

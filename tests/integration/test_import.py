@@ -156,7 +156,7 @@ def test_bad_rows_are_reported_with_line_and_reason_and_the_rest_applied(app, tm
     assert code == 1 and report["created"] == 1
     assert [e["line"] for e in report["errors"]] == [2, 3, 5, 6, 7, 8, 9, 10, 11]
     reasons = {e["line"]: e["reason"] for e in report["errors"]}
-    assert "not JSON" in reasons[2] and "not an email" in reasons[3] and "unknown password hash" in reasons[5]
+    assert "not JSON" in reasons[2] and "not a valid email address" in reasons[3] and "unknown password hash" in reasons[5]
     assert "admin must be true or false" in reasons[6] and "base32" in reasons[7]
     assert "earlier line" in reasons[8] and "pasword_hash" in reasons[9] and "email is required" in reasons[11]
     with app.app_context():

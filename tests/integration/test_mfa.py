@@ -115,6 +115,31 @@ def test_recovery_code_signs_in_once(app, client, actions, user, spa, secret):
     assert events.count("mfa.recovery_code_used") == 2
 
 
+def add_security_key(app, user_id: int) -> None:
+    from idp.models import WebAuthnCredential
+
+    with app.app_context():
+        db.session.add(WebAuthnCredential(user_id=user_id, credential_id=b"key-" + bytes([user_id]), public_key=b"-",
+                                          name="Key", created_at=clock.now()))
+        db.session.commit()
+
+
+def test_security_key_only_person_signs_in_with_a_recovery_code(app, client, actions, user, spa):
+    """Issue 9, item 7: the recovery-code form was offered only beside an authenticator
+    app, and a security-key-only person's genuine codes got 401 and counted as failures."""
+    add_security_key(app, user.id)
+    codes = add_recovery_codes(app, user.id)
+    mfa = password_then_mfa_location(actions, spa)
+    page = client.get(mfa).get_data(as_text=True)
+    assert 'id="recovery-form"' in page and 'id="totp-form"' not in page and 'id="webauthn-authenticate"' in page
+    done = actions.second_factor(mfa, recovery_code=codes[0])
+    assert done.status_code == 303, done.get_data(as_text=True)
+    assert "code" in query(client.get(done.location).location)
+    with app.app_context():
+        events = [r[0] for r in db.session.execute(text("SELECT event FROM audit_events"))]
+    assert "mfa.recovery_code_used" in events and "login.failed" not in events
+
+
 # --- the pending state (../shared/seeds/003) -----------------------------------------
 
 def test_pending_state_cannot_be_reused_after_completion(client, actions, user, spa, secret):
@@ -263,7 +288,14 @@ def test_wrong_enrolment_code_enrols_nothing(app, client, actions, user, spa):
 
 
 def test_required_mfa_without_factor_goes_through_enrolment_before_tokens(app, client, actions, spa):
-    make_user(app, "new@example.com", mfa_required=True)
+    person = make_user(app, "new@example.com", mfa_required=True)
+    with app.app_context():  # such an account enrols with a mailed link (tests/integration/test_reset_mfa.py)
+        from idp import accounts
+        from idp.models import User
+
+        link = accounts.new_enrolment_link(db.session.get(User, person.id))
+        db.session.commit()
+    client.get(link.url.removeprefix("http://localhost"))
     response = actions.login(actions.authorize(spa).location, email="new@example.com")
     setup = client.get(response.location)
     assert setup.status_code == 302 and "/account/setup?flow=" in setup.location
@@ -297,6 +329,19 @@ def test_removing_a_factor_needs_a_fresh_one(app, client, actions, user, spa, se
     assert refused.location.startswith("/login/mfa")
     with app.app_context():
         assert db.session.execute(text("SELECT count(*) FROM totp_factors")).scalar() == 1
+
+
+def test_removing_the_last_factor_takes_the_recovery_codes_with_it(app, client, actions, user, spa, secret):
+    add_recovery_codes(app, user.id)
+    actions.tokens(spa, totp_secret=secret)
+    with app.app_context():
+        factor_id = db.session.execute(text("SELECT id FROM totp_factors")).scalar()
+    token = csrf_token(client.get("/account").get_data(as_text=True))
+    assert client.post(f"/account/mfa/totp/{factor_id}/delete", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM recovery_codes")).scalar() == 0
+    other = Actions(app.test_client())
+    assert other.login(other.authorize(spa).location).location.startswith("/authorize")  # the password only
 
 
 def test_no_secret_in_plain_text_in_the_database(app, client, actions, user, spa):
