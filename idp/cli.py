@@ -43,13 +43,16 @@ def clients() -> None:
 @click.option("--min-acr", type=click.Choice(acrs.LEVELS))
 @click.option("--scope", default=client_registry.DEFAULT_SCOPE, show_default=True)
 @click.option("--refresh-grace-seconds", type=click.IntRange(0, 60), default=0, show_default=True)
+@click.option("--client-uri", help="The app's home page, linked from the sign-in page.")
+@click.option("--logo-uri", help="The app's logo (https), shown on the sign-in page.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, as_json) -> None:  # noqa: ANN001
+def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, client_uri, logo_uri, as_json) -> None:  # noqa: ANN001
     try:
         client, secret = client_registry.create(
             name=name, redirect_uris=list(redirect_uris), logout_uris=list(logout_uris), public=public,
             min_acr=min_acr, scope=scope, refresh_grace_seconds=refresh_grace_seconds,
+            client_uri=client_uri, logo_uri=logo_uri,
         )
     except client_registry.ClientError as exc:
         _fail(str(exc))

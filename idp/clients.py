@@ -49,15 +49,42 @@ def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
             raise ClientError(N_("%(uri)s: %(problem)s", uri=uri, problem=problem))
 
 
+def display_uri_problem(uri: str) -> str | None:
+    """The app's home page or logo, shown on the sign-in pages: https (http only for
+    localhost), never a script or data URL."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        return None
+    return "must be an https URL"
+
+
+def _display_uri(uri: str | None) -> str | None:
+    uri = (uri or "").strip() or None
+    if uri is not None:
+        if len(uri) > 2000:
+            raise ClientError(f"{uri[:40]}…: too long")
+        problem = display_uri_problem(uri)
+        if problem:
+            raise ClientError(f"{uri}: {problem}")
+    return uri
+
+
 def create(
     *, name: str, redirect_uris: list[str], logout_uris: list[str], public: bool, min_acr: str | None = None,
     scope: str = DEFAULT_SCOPE, refresh_grace_seconds: int = 0, actor_id: int | None = None,
+    client_uri: str | None = None, logo_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """The new client and its secret (None for a public client); the secret is shown once."""
     name = name.strip()[:200]
     if not name:
         raise ClientError(N_("A name is needed."))
     _check_uris(redirect_uris, logout_uris)
+    client_uri, logo_uri = _display_uri(client_uri), _display_uri(logo_uri)
     if min_acr is not None and min_acr not in acrs.LEVELS:
         raise ClientError(N_("Unknown acr %(acr)r.", acr=min_acr))
     secret = None if public else random_token(32)
@@ -65,7 +92,7 @@ def create(
         client_id=secrets.token_urlsafe(16), client_secret_hash=token_hash(secret) if secret else None,
         name=name, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(logout_uris),
         scope=" ".join(dict.fromkeys(scope.split())), is_public=public, min_acr=min_acr,
-        refresh_grace_seconds=refresh_grace_seconds, created_at=clock.now(),
+        refresh_grace_seconds=refresh_grace_seconds, created_at=clock.now(), client_uri=client_uri, logo_uri=logo_uri,
     )
     db.session.add(client)
     audit.emit("client.created", actor_id=actor_id, client_id=client.client_id, name=name, public=public)

@@ -89,6 +89,9 @@ class Client(ClientRules, db.Model):
     min_acr: Mapped[str | None] = mapped_column(String(16))
     refresh_grace_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Shown on the sign-in pages (RFC 7591 §2's names): the app's home page and logo.
+    client_uri: Mapped[str | None] = mapped_column(Text)
+    logo_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class Grant(db.Model):

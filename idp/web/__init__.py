@@ -4,8 +4,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, auth, device, errors, headers, language, oauth, onboarding, upstream, webauthn
+    from . import account, admin, auth, device, errors, headers, home, language, oauth, onboarding, upstream, webauthn
 
+    app.register_blueprint(home.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)

@@ -101,7 +101,8 @@ def setup(user: User, state: AuthState) -> Response | str:
     current = flow.from_request()
     if isinstance(current, Response):
         return current
-    return render_template("account/setup.html", flow=current)
+    app = current.request.client if current.request else None
+    return render_template("account/setup.html", flow=current, app=app, account_policy=user.mfa_required)
 
 
 # --- TOTP -----------------------------------------------------------------------------

@@ -157,6 +157,17 @@ def end() -> AuthState | None:
     return state
 
 
+def end_keeping_flows() -> AuthState | None:
+    """Sign out, but keep this browser's binding: its pending sign-ins stay its own."""
+    state = auth_state()
+    bind = session.get("bind")
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    if bind is not None:
+        session["bind"] = bind
+    return state
+
+
 def remember_logout_redirect(uri: str | None) -> None:
     session["logout_redirect"] = uri
 
