@@ -4,17 +4,19 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import account, admin, auth, device, errors, headers, home, language, oauth, onboarding, upstream, webauthn
+    from . import account, account_activity, admin, auth, device, errors, formatting, headers, home, language, oauth, onboarding, upstream, webauthn
 
     app.register_blueprint(home.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(account_activity.bp)
     app.register_blueprint(webauthn.bp)
     app.register_blueprint(onboarding.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(upstream.bp)
     app.register_blueprint(language.bp)
     errors.register(app)
+    formatting.register(app)
     headers.register(app)
     device.register(app)

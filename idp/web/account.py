@@ -33,6 +33,7 @@ DONE = {
     "welcome": lazy_gettext("Welcome! Your account is ready."),
     "added": lazy_gettext("The second factor was added."),
     "removed": lazy_gettext("The second factor was removed."),
+    "renamed": lazy_gettext("The second factor was renamed."),
     "password changed": lazy_gettext("Your password was changed."),
     "linked": lazy_gettext("%(provider)s is now linked to your account."),
     "unlinked": lazy_gettext("%(provider)s is no longer linked to your account."),
@@ -184,6 +185,32 @@ def totp_delete(user: User, state: AuthState, factor_id: int) -> Response:
 @signed_in
 def webauthn_delete(user: User, state: AuthState, factor_id: int) -> Response:
     return _delete(user, state, WebAuthnCredential, factor_id, "webauthn")
+
+
+@bp.post("/mfa/totp/<int:factor_id>/rename")
+@signed_in
+def totp_rename(user: User, state: AuthState, factor_id: int) -> Response:
+    return _rename(user, state, TotpFactor, factor_id, "label")
+
+
+@bp.post("/mfa/webauthn/<int:factor_id>/rename")
+@signed_in
+def webauthn_rename(user: User, state: AuthState, factor_id: int) -> Response:
+    return _rename(user, state, WebAuthnCredential, factor_id, "name")
+
+
+def _rename(user: User, state: AuthState, model: type, factor_id: int, column: str) -> Response:
+    if not fresh_enough(user, state):
+        return step_up(user, "/account")
+    name = (request.form.get("name") or "").strip()[:100]
+    row = db.session.query(model).filter_by(id=factor_id, user_id=user.id).first()
+    if row is None or not name:
+        return redirect(url_for("account.index"), code=303)
+    old = getattr(row, column)
+    setattr(row, column, name)
+    audit.emit("mfa.renamed", user_id=user.id, ip=client_ip(), old=old, name=name)
+    db.session.commit()
+    return redirect(url_for("account.index", done="renamed"), code=303)
 
 
 def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str) -> Response:

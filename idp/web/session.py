@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import session
+from flask import request, session
 from sqlalchemy import bindparam, exists, select
 
 from .. import clock
@@ -66,6 +66,8 @@ def record_factors(user: User, factors: dict[str, int]) -> AuthState:
     state = auth_state()
     if state is None or state.user_id != user.id or state.epoch != user.session_epoch:
         state = AuthState(user_id=user.id, sid=secrets.token_urlsafe(16), epoch=user.session_epoch)
+        # What the person's list of sessions shows of this one.
+        session["device"] = {"ua": request.user_agent.string[:300], "ip": request.remote_addr or "", "at": clock.now()}
     for factor, at in factors.items():
         state = state.with_factor(factor, at)
     session.pop("pending", None)
@@ -174,3 +176,8 @@ def remember_logout_redirect(uri: str | None) -> None:
 
 def take_logout_redirect() -> str | None:
     return session.pop("logout_redirect", None)
+
+
+def session_key() -> str | None:
+    """This browser's session key in the store (never shown: it is the cookie's value)."""
+    return getattr(session, "sid", None)
