@@ -109,6 +109,62 @@ def update_uris(client: Client, redirect_uris: list[str], logout_uris: list[str]
     audit.emit("client.updated", actor_id=actor_id, client_id=client.client_id, redirect_uris=redirect_uris)
 
 
+#: What `update` may change; anything else (client_id, public or not) is fixed at creation.
+EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scope", "refresh_grace_seconds", "min_acr",
+            "client_uri", "logo_uri")
+
+
+def update(client: Client, *, actor_id: int | None, **changes: object) -> list[str]:
+    """Change a registered client; the names of what changed. Checked as at creation."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ClientError(f"cannot change {', '.join(sorted(unknown))}")
+    if "name" in changes:
+        changes["name"] = str(changes["name"]).strip()[:200]
+        if not changes["name"]:
+            raise ClientError("a name is needed")
+    redirect_uris = list(changes.get("redirect_uris", client.redirect_uris))  # type: ignore[call-overload]
+    logout_uris = list(changes.get("post_logout_redirect_uris", client.post_logout_redirect_uris))  # type: ignore[call-overload]
+    _check_uris(redirect_uris, logout_uris)
+    if "scope" in changes:
+        scope = " ".join(dict.fromkeys(str(changes["scope"]).split()))
+        if "openid" not in scope.split():
+            raise ClientError("the scope must include openid")
+        changes["scope"] = scope
+    if "refresh_grace_seconds" in changes:
+        grace = int(changes["refresh_grace_seconds"])  # type: ignore[call-overload]
+        if not 0 <= grace <= 60:
+            raise ClientError("the refresh grace is 0 to 60 seconds")
+        changes["refresh_grace_seconds"] = grace
+    if "min_acr" in changes:
+        changes["min_acr"] = changes["min_acr"] or None
+        if changes["min_acr"] is not None and changes["min_acr"] not in acrs.LEVELS:
+            raise ClientError(f"unknown acr {changes['min_acr']!r}")
+    for name in ("client_uri", "logo_uri"):
+        if name in changes:
+            changes[name] = _display_uri(changes[name])  # type: ignore[arg-type]
+    changed = [name for name, value in changes.items() if getattr(client, name) != value]
+    for name in changed:
+        setattr(client, name, changes[name])
+    if changed:
+        audit.emit("client.updated", actor_id=actor_id, client_id=client.client_id, changed=changed)
+    return changed
+
+
+def describe(client: Client) -> dict:
+    """The registration as `idp clients show --json` prints it (never the secret's hash)."""
+    return {
+        "client_id": client.client_id, "name": client.name, "public": client.is_public,
+        "redirect_uris": list(client.redirect_uris), "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scope": client.scope, "min_acr": client.min_acr, "refresh_grace_seconds": client.refresh_grace_seconds,
+        "client_uri": client.client_uri, "logo_uri": client.logo_uri, "created_at": client.created_at,
+    }
+
+
+def every() -> list[Client]:
+    return list(db.session.scalars(select(Client).order_by(Client.name, Client.client_id)))
+
+
 def rotate_secret(client: Client, *, actor_id: int | None) -> str:
     if client.is_public:
         raise ClientError(N_("A public client has no secret."))

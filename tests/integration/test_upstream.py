@@ -450,7 +450,7 @@ def test_the_console_adds_lists_and_removes_upstreams(app, client, google):
     assert 'id="upstream-row-google"' in page and "corp.example" in page and google.client_secret not in page
     bad = post(client, "/admin/upstreams", name="other", issuer=google.issuer + "/", client_id="x", client_secret="y")
     assert "error=" in bad.location
-    assert "done=" in post(client, "/admin/upstreams/google/remove").location
+    assert "done=" in post(client, "/admin/upstreams/google/remove", confirm="yes").location
     with app.app_context():
         events = [e.event for e in db.session.scalars(select(AuditEvent))]
     assert "upstream.added" in events and "upstream.removed" in events
