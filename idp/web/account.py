@@ -145,7 +145,9 @@ def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
 
 def _totp_page(user: User, secret: str, current: flow.Flow, error: str | None = None) -> str:
     uri = totp.provisioning_uri(secret, account=user.email, issuer=current_app.config["IDP_ISSUER_NAME"])
-    return render_template("account/totp_new.html", secret=secret, qr=totp.qr_svg(uri), flow=current, error=error)
+    groups = [secret[i:i + 4] for i in range(0, len(secret), 4)]
+    return render_template("account/totp_new.html", secret=secret, groups=groups, uri=uri, qr=totp.qr_svg(uri),
+                           flow=current, error=error)
 
 
 def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: bool) -> Response:
