@@ -67,7 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_services(app: Flask) -> None:
-    from . import changes, store
+    from . import changes, notifications, store
     from .cache import Versions
     from .keys.keyset import KeyCache
     from .oauth.client_lookup import ClientDirectory
@@ -104,6 +104,7 @@ def _init_services(app: Flask) -> None:
         c["IDP_KEYRING"], c["IDP_SIGNING_ALG"], c["IDP_KEY_RETIRED_GRACE"], c["IDP_KEY_CACHE_SECONDS"], versions
     )
     changes.install()
+    notifications.install()
     app.extensions["idp.authorization_server"] = create_server(app)
     _init_outbound(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()

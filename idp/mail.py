@@ -1,6 +1,6 @@
 """Outgoing mail: SMTP when IDP_SMTP_URL is set, otherwise the log and instance/outbox/,
-never dropped silently. Messages are plain text, written from templates/mail/ in the
-reader's language (compose)."""
+never dropped silently. Messages are written from templates/mail/ in the reader's language
+(compose); plain text, or text and HTML alternatives (security mail)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import smtplib
 import ssl
 import threading
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -34,12 +35,17 @@ def compose(template: str, language: str | None, **context: object) -> tuple[str
         return str(module.subject).strip(), str(module).strip() + "\n"
 
 
-def send(to: str, subject: str, body: str) -> None:
+def send(to: str, subject: str, body: str, *, html: str | None = None) -> None:
+    """An RFC 5322 message (Date, Message-ID); with `html`, multipart/alternative."""
     message = EmailMessage()
     message["From"] = current_app.config["IDP_MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
+    message["Date"] = formatdate(clock.now(), usegmt=True)
+    message["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["IDP_ISSUER"]).hostname or "localhost")
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     url = current_app.config.get("IDP_SMTP_URL")
     if url:
         _smtp(url, message)
@@ -47,7 +53,7 @@ def send(to: str, subject: str, body: str) -> None:
         _outbox(message)
 
 
-def send_later(to: str, subject: str, body: str) -> None:
+def send_later(to: str, subject: str, body: str, *, html: str | None = None) -> None:
     """Send without making the request wait: the answer takes the same time whether a
     mail goes out or not (a forgotten-password request must not reveal who has an
     account), and a slow SMTP server does not slow sign-in."""
@@ -56,7 +62,7 @@ def send_later(to: str, subject: str, body: str) -> None:
     def run() -> None:
         with app.app_context():
             try:
-                send(to, subject, body)
+                send(to, subject, body, html=html)
             except MailError:
                 pass  # logged by _smtp
 
@@ -101,4 +107,4 @@ def _outbox(message: EmailMessage) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"{clock.now()}-{secrets.token_hex(4)}.eml"
     path.write_bytes(bytes(message))
-    log.warning("no IDP_SMTP_URL: mail to %s saved to %s\n%s", message["To"], path, message.get_content())
+    log.warning("no IDP_SMTP_URL: mail to %s saved to %s\n%s", message["To"], path, message.get_body(("plain",)).get_content())
