@@ -56,6 +56,11 @@ def sessions_end_others(user: User, state: AuthState) -> Response:
     if not fresh_enough(user, state):
         return step_up(user, "/account/sessions")
     _end(user, [row for row in _rows(user, state) if not row["current"] and row["id"] != state.sid])
+    # A new epoch ends the sessions the list cannot name too (made before it existed), and
+    # sign-ins in progress elsewhere; this browser's session carries over into it.
+    user.session_epoch += 1
+    db.session.commit()
+    web_session.carry_into_new_epoch(user)
     return redirect(url_for("activity.sessions", done="ended-others"), code=303)
 
 

@@ -109,3 +109,20 @@ def test_factors_can_be_renamed(app, client, actions, user):
     assert answer.status_code == 303
     html = client.get("/account").get_data(as_text=True)
     assert "Work phone" in html and ">Phone<" not in html
+
+
+def test_sign_out_everywhere_else_also_ends_sessions_the_list_does_not_name(app, user):
+    """A session from before the list existed (not in the per-person index) ends too."""
+    import redis
+
+    from idp.store.sessions import INDEX
+    from tests.conftest import REDIS_URL
+
+    old = signed_in_browser(app, CHROME)
+    redis.Redis.from_url(REDIS_URL).delete(INDEX + str(user.id))
+    here = signed_in_browser(app, FIREFOX)
+    html = here.get("/account/sessions").get_data(as_text=True)
+    assert session_ids(html) == []  # the old one is not listed
+    here.post("/account/sessions/end-others", data={"csrf_token": csrf_token(here.get("/account").get_data(as_text=True))})
+    assert old.get("/account").status_code == 302
+    assert here.get("/account").status_code == 200
