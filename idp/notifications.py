@@ -91,7 +91,14 @@ def _after_commit(session: Session) -> None:
     from . import mail
 
     for message in session.info.pop(_KEY, ()):
-        mail.send_later(message.to, message.subject, message.text, html=message.html)
+        if has_request_context():
+            mail.send_later(message.to, message.subject, message.text, html=message.html)
+            continue
+        # A command (`idp users disable`) may exit before a background thread has sent.
+        try:
+            mail.send(message.to, message.subject, message.text, html=message.html)
+        except mail.MailError:
+            pass  # logged by mail
 
 
 def _after_rollback(session: Session) -> None:

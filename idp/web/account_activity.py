@@ -20,7 +20,7 @@ from .user_agents import describe
 bp = Blueprint("activity", __name__, url_prefix="/account")
 
 
-def _rows(user: User, state: AuthState) -> list[dict]:
+def _rows(user: User) -> list[dict]:
     """One row per live session: its OIDC sid is its public name (the store key is the
     cookie's value, which no page shows)."""
     here = web_session.session_key()
@@ -36,7 +36,7 @@ def _rows(user: User, state: AuthState) -> list[dict]:
 @bp.get("/sessions")
 @signed_in
 def sessions(user: User, state: AuthState) -> str:
-    return render_template("account/sessions.html", rows=_rows(user, state))
+    return render_template("account/sessions.html", rows=_rows(user))
 
 
 @bp.post("/sessions/<sid>/end")
@@ -46,7 +46,7 @@ def session_end(user: User, state: AuthState, sid: str) -> Response:
         return step_up(user, "/account/sessions")
     if sid == state.sid:
         return redirect(url_for("account.index"), code=303)  # this one ends with "Sign out"
-    _end(user, [row for row in _rows(user, state) if row["id"] == sid and not row["current"]])
+    _end(user, [row for row in _rows(user) if row["id"] == sid and not row["current"]])
     return redirect(url_for("activity.sessions", done="ended"), code=303)
 
 
@@ -55,7 +55,7 @@ def session_end(user: User, state: AuthState, sid: str) -> Response:
 def sessions_end_others(user: User, state: AuthState) -> Response:
     if not fresh_enough(user, state):
         return step_up(user, "/account/sessions")
-    _end(user, [row for row in _rows(user, state) if not row["current"] and row["id"] != state.sid])
+    _end(user, [row for row in _rows(user) if not row["current"] and row["id"] != state.sid])
     # A new epoch ends the sessions the list cannot name too (made before it existed), and
     # sign-ins in progress elsewhere; this browser's session carries over into it.
     user.session_epoch += 1
