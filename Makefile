@@ -28,11 +28,19 @@ messages: install
 translations: install
 	$(BIN)/pybabel -q compile --statistics -d $(CATALOGUES)
 
-# Installs, migrates the database and serves the provider at http://localhost:5000 with
-# granian (measured cheaper per request than gunicorn: bench/README.md).
+# Installs, migrates the database and serves the provider at http://localhost:$(PORT) with
+# granian (measured cheaper per request than gunicorn: bench/README.md); PORT=5001 make run
+# moves it, and IDP_ISSUER follows the port unless it is set.
+PORT ?= 5000
+run: export IDP_ISSUER ?= http://localhost:$(PORT)
 run: install
+	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
+	  s.bind(('127.0.0.1', $(PORT)))" 2>/dev/null || { \
+	  echo "make run: port $(PORT) is already in use (another idp, or another program)."; \
+	  echo "          Stop it, or choose another port: make run PORT=5001"; exit 1; }
 	$(BIN)/idp db upgrade
-	$(BIN)/granian --interface wsgi --host 127.0.0.1 --port 5000 --workers 2 --blocking-threads 4 \
+	@echo "idp: serving $(IDP_ISSUER)"
+	$(BIN)/granian --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 4 \
 		--no-ws --respawn-failed-workers wsgi:app
 
 # Debian's chromium for the browser tests (never a downloaded one), and the npm clients.

@@ -70,7 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_services(app: Flask) -> None:
-    from . import changes, store
+    from . import changes, notifications, store
     from .cache import Versions
     from .keys.keyset import KeyCache
     from .oauth.client_lookup import ClientDirectory
@@ -114,6 +114,7 @@ def _init_services(app: Flask) -> None:
     app.extensions["idp.readiness"] = Readiness(
         app.extensions["idp.autocommit"], redis_client, app.extensions["idp.keys"], c["IDP_SIGNING_ALG"]
     )
+    notifications.install()
     app.extensions["idp.authorization_server"] = create_server(app)
     _init_outbound(app)
     body = json.dumps(metadata.document(c["IDP_ISSUER"], c["IDP_SIGNING_ALG"]), indent=1).encode()

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from . import clock
+from . import clock, notifications
 from .extensions import db
 from .models import AuditEvent
 
@@ -28,5 +28,6 @@ def emit(
         client_id=client_id, ip=ip, detail=detail,
     )
     db.session.add(row)
+    notifications.on_audit(db.session, event, user_id, ip, detail)
     fields = {"at": row.at, "event": event, "user_id": user_id, "actor_id": actor_id, "client_id": client_id, "ip": ip, **detail}
     log.info(json.dumps(fields, default=str), extra={"audit": fields})

@@ -52,16 +52,18 @@ def clients() -> None:
               help="A refresh token even when the request does not ask for offline_access.")
 @click.option("--backchannel-logout-uri", help="Where Back-Channel Logout 1.0 posts logout tokens.")
 @click.option("--dpop", "dpop_bound", is_flag=True, help="Tokens only with a DPoP proof (RFC 9449): no bearer tokens.")
+@click.option("--client-uri", help="The app's home page, linked from the sign-in page.")
+@click.option("--logo-uri", help="The app's logo (https), shown on the sign-in page.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, refresh_grace_seconds, pkce,  # noqa: ANN001
-                   refresh_tokens_always, backchannel_logout_uri, dpop_bound, as_json) -> None:  # noqa: ANN001
+                   refresh_tokens_always, backchannel_logout_uri, dpop_bound, client_uri, logo_uri, as_json) -> None:  # noqa: ANN001
     try:
         client, secret = client_registry.create(
             name=name, redirect_uris=list(redirect_uris), logout_uris=list(logout_uris), public=public,
             min_acr=min_acr, scope=scope, refresh_grace_seconds=refresh_grace_seconds, pkce_required=pkce == "required",
             refresh_tokens_always=refresh_tokens_always, backchannel_logout_uri=backchannel_logout_uri,
-            dpop_bound=dpop_bound,
+            dpop_bound=dpop_bound, client_uri=client_uri, logo_uri=logo_uri,
         )
     except client_registry.ClientError as exc:
         _fail(str(exc))
@@ -71,6 +73,83 @@ def clients_create(name, redirect_uris, logout_uris, public, min_acr, scope, ref
         data["client_secret"] = secret
     text = f"client_id: {client.client_id}" + (f"\nclient_secret: {secret}  (shown once)" if secret else "")
     _emit(as_json, data, text)
+
+
+def _client_or_fail(client_id: str):  # noqa: ANN202
+    client = client_registry.find(client_id)
+    if client is None:
+        _fail(f"no client {client_id}")
+    return client
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def clients_list(as_json: bool) -> None:
+    rows = [client_registry.describe(c) for c in client_registry.every()]
+    if as_json:
+        click.echo(json.dumps({"clients": rows}))
+        return
+    for c in rows:
+        click.echo(f"{c['client_id']}  {c['name']}{'  (public)' if c['public'] else ''}")
+
+
+@clients.command("show")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def clients_show(client_id: str, as_json: bool) -> None:
+    data = client_registry.describe(_client_or_fail(client_id))
+    _emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces every redirect URI.")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True, help="Replaces every post-logout URI.")
+@click.option("--scope")
+@click.option("--min-acr", type=click.Choice([*acrs.LEVELS, "none"]))
+@click.option("--refresh-grace-seconds", type=click.IntRange(0, 60))
+@click.option("--client-uri")
+@click.option("--logo-uri")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def clients_update(client_id, name, redirect_uris, logout_uris, scope, min_acr, refresh_grace_seconds, client_uri, logo_uri, as_json) -> None:  # noqa: ANN001
+    client = _client_or_fail(client_id)
+    given = {"name": name, "redirect_uris": list(redirect_uris) or None, "post_logout_redirect_uris": list(logout_uris) or None,
+             "scope": scope, "min_acr": None if min_acr == "none" else min_acr, "refresh_grace_seconds": refresh_grace_seconds,
+             "client_uri": client_uri, "logo_uri": logo_uri}
+    changes = {k: v for k, v in given.items() if v is not None or (k == "min_acr" and min_acr == "none")}
+    try:
+        changed = client_registry.update(client, actor_id=None, **changes)
+    except client_registry.ClientError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    _emit(as_json, {**client_registry.describe(client), "changed": changed}, f"changed: {', '.join(changed) or 'nothing'}")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def clients_delete(client_id: str, as_json: bool) -> None:
+    client_registry.delete(_client_or_fail(client_id), actor_id=None)
+    db.session.commit()
+    _emit(as_json, {"client_id": client_id, "deleted": True}, f"{client_id} deleted; its grants are revoked")
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+    try:
+        secret = client_registry.rotate_secret(_client_or_fail(client_id), actor_id=None)
+    except client_registry.ClientError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    _emit(as_json, {"client_id": client_id, "client_secret": secret}, f"client_secret: {secret}  (shown once)")
 
 
 @click.group("users", help="Manage people.")

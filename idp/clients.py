@@ -69,11 +69,36 @@ def _check_uris(redirect_uris: list[str], logout_uris: list[str]) -> None:
             raise ClientError(N_("%(uri)s: %(problem)s", uri=uri, problem=problem))
 
 
+def display_uri_problem(uri: str) -> str | None:
+    """The app's home page or logo, shown on the sign-in pages: https (http only for
+    localhost), never a script or data URL."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        return None
+    return "must be an https URL"
+
+
+def _display_uri(uri: str | None) -> str | None:
+    uri = (uri or "").strip() or None
+    if uri is not None:
+        if len(uri) > 2000:
+            raise ClientError(f"{uri[:40]}…: too long")
+        problem = display_uri_problem(uri)
+        if problem:
+            raise ClientError(f"{uri}: {problem}")
+    return uri
+
+
 def create(
     *, name: str, redirect_uris: list[str], logout_uris: list[str], public: bool, min_acr: str | None = None,
     scope: str = DEFAULT_SCOPE, refresh_grace_seconds: int | None = None, pkce_required: bool = True,
     refresh_tokens_always: bool = False, backchannel_logout_uri: str | None = None, dpop_bound: bool = False,
-    actor_id: int | None = None,
+    actor_id: int | None = None, client_uri: str | None = None, logo_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """The new client and its secret (None for a public client); the secret is shown once.
     `refresh_grace_seconds` None chooses the default for the client's type."""
@@ -81,6 +106,7 @@ def create(
     if not name:
         raise ClientError(N_("A name is needed."))
     _check_uris(redirect_uris, logout_uris)
+    client_uri, logo_uri = _display_uri(client_uri), _display_uri(logo_uri)
     if min_acr is not None and min_acr not in acrs.LEVELS:
         raise ClientError(N_("Unknown acr %(acr)r.", acr=min_acr))
     if public and not pkce_required:
@@ -97,7 +123,7 @@ def create(
         scope=" ".join(dict.fromkeys(scope.split())), is_public=public, min_acr=min_acr,
         refresh_grace_seconds=refresh_grace_seconds, pkce_required=pkce_required,
         refresh_tokens_always=refresh_tokens_always, backchannel_logout_uri=backchannel_logout_uri or None,
-        dpop_bound=dpop_bound, created_at=clock.now(),
+        dpop_bound=dpop_bound, created_at=clock.now(), client_uri=client_uri, logo_uri=logo_uri,
     )
     db.session.add(client)
     audit.emit("client.created", actor_id=actor_id, client_id=client.client_id, name=name, public=public)
@@ -120,10 +146,60 @@ def find(client_id: str) -> Client | None:
     return db.session.scalar(select(Client).where(Client.client_id == client_id))
 
 
-def update_uris(client: Client, redirect_uris: list[str], logout_uris: list[str], *, actor_id: int | None) -> None:
+#: What `update` may change; anything else (client_id, public or not) is fixed at creation.
+EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scope", "refresh_grace_seconds", "min_acr",
+            "client_uri", "logo_uri")
+
+
+def update(client: Client, *, actor_id: int | None, **changes: object) -> list[str]:
+    """Change a registered client; the names of what changed. Checked as at creation."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ClientError(f"cannot change {', '.join(sorted(unknown))}")
+    if "name" in changes:
+        changes["name"] = str(changes["name"]).strip()[:200]
+        if not changes["name"]:
+            raise ClientError("a name is needed")
+    redirect_uris = list(changes.get("redirect_uris", client.redirect_uris))  # type: ignore[call-overload]
+    logout_uris = list(changes.get("post_logout_redirect_uris", client.post_logout_redirect_uris))  # type: ignore[call-overload]
     _check_uris(redirect_uris, logout_uris)
-    client.redirect_uris, client.post_logout_redirect_uris = list(redirect_uris), list(logout_uris)
-    audit.emit("client.updated", actor_id=actor_id, client_id=client.client_id, redirect_uris=redirect_uris)
+    if "scope" in changes:
+        scope = " ".join(dict.fromkeys(str(changes["scope"]).split()))
+        if not scope:
+            raise ClientError("a scope is needed")
+        changes["scope"] = scope
+    if "refresh_grace_seconds" in changes:
+        grace = int(changes["refresh_grace_seconds"])  # type: ignore[call-overload]
+        if not 0 <= grace <= 60:
+            raise ClientError("the refresh grace is 0 to 60 seconds")
+        changes["refresh_grace_seconds"] = grace
+    if "min_acr" in changes:
+        changes["min_acr"] = changes["min_acr"] or None
+        if changes["min_acr"] is not None and changes["min_acr"] not in acrs.LEVELS:
+            raise ClientError(f"unknown acr {changes['min_acr']!r}")
+    for name in ("client_uri", "logo_uri"):
+        if name in changes:
+            changes[name] = _display_uri(changes[name])  # type: ignore[arg-type]
+    changed = [name for name, value in changes.items() if getattr(client, name) != value]
+    for name in changed:
+        setattr(client, name, changes[name])
+    if changed:
+        audit.emit("client.updated", actor_id=actor_id, client_id=client.client_id, changed=changed)
+    return changed
+
+
+def describe(client: Client) -> dict:
+    """The registration as `idp clients show --json` prints it (never the secret's hash)."""
+    return {
+        "client_id": client.client_id, "name": client.name, "public": client.is_public,
+        "redirect_uris": list(client.redirect_uris), "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scope": client.scope, "min_acr": client.min_acr, "refresh_grace_seconds": client.refresh_grace_seconds,
+        "client_uri": client.client_uri, "logo_uri": client.logo_uri, "created_at": client.created_at,
+    }
+
+
+def every() -> list[Client]:
+    return list(db.session.scalars(select(Client).order_by(Client.name, Client.client_id)))
 
 
 def rotate_secret(client: Client, *, actor_id: int | None) -> str:

@@ -1,6 +1,6 @@
 """Outgoing mail: SMTP when IDP_SMTP_URL is set, otherwise the log and instance/outbox/,
-never dropped silently. Messages are plain text, written from templates/mail/ in the
-reader's language (compose)."""
+never dropped silently. Messages are written from templates/mail/ in the reader's language
+(compose); plain text, or text and HTML alternatives (security mail)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import secrets
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -33,12 +34,17 @@ def compose(template: str, language: str | None, **context: object) -> tuple[str
         return str(module.subject).strip(), str(module).strip() + "\n"
 
 
-def send(to: str, subject: str, body: str) -> None:
+def send(to: str, subject: str, body: str, *, html: str | None = None) -> None:
+    """An RFC 5322 message (Date, Message-ID); with `html`, multipart/alternative."""
     message = EmailMessage()
     message["From"] = current_app.config["IDP_MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
+    message["Date"] = formatdate(clock.now(), usegmt=True)
+    message["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["IDP_ISSUER"]).hostname or "localhost")
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     url = current_app.config.get("IDP_SMTP_URL")
     if url:
         _smtp(url, message)
@@ -46,18 +52,18 @@ def send(to: str, subject: str, body: str) -> None:
         _outbox(message)
 
 
-def send_later(to: str, subject: str, body: str) -> None:
+def send_later(to: str, subject: str, body: str, *, html: str | None = None) -> None:
     """Send without making the request wait: the answer takes the same time whether a
     mail goes out or not (a forgotten-password request must not reveal who has an
     account), and a slow SMTP server does not slow sign-in."""
     from .background import later
 
-    later("mail", _send_quietly, to, subject, body)
+    later("mail", _send_quietly, to, subject, body, html)
 
 
-def _send_quietly(to: str, subject: str, body: str) -> None:
+def _send_quietly(to: str, subject: str, body: str, html: str | None = None) -> None:
     try:
-        send(to, subject, body)
+        send(to, subject, body, html=html)
     except MailError:
         pass  # logged by _smtp
 
@@ -100,4 +106,4 @@ def _outbox(message: EmailMessage) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"{clock.now()}-{secrets.token_hex(4)}.eml"
     path.write_bytes(bytes(message))
-    log.warning("no IDP_SMTP_URL: mail to %s saved to %s\n%s", message["To"], path, message.get_content())
+    log.warning("no IDP_SMTP_URL: mail to %s saved to %s\n%s", message["To"], path, message.get_body(("plain",)).get_content())

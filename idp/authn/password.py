@@ -22,7 +22,13 @@ __all__ = ["InvalidCredentials", "RequestNeeds", "authenticate", "sign_in"]
 
 
 class InvalidCredentials(Exception):
-    """Unknown email, wrong password or disabled account: the person is told the same."""
+    """Unknown email, wrong password or disabled account: the person is told the same.
+    `user_id`, when the email is a real account's, goes only to the (admin-only) audit log,
+    so an admin sees why that person was locked out."""
+
+    def __init__(self, user_id: int | None = None):
+        super().__init__()
+        self.user_id = user_id
 
 
 def authenticate(email: str, password: str, *, passwords: Passwords, legacy: LegacyVerifier | None = None) -> User:
@@ -40,7 +46,7 @@ def authenticate(email: str, password: str, *, passwords: Passwords, legacy: Leg
     # Another system hashed what the person typed, before any normalisation of ours.
     ok = passwords.verify(stored, password if stored and not legacy_hashes.is_ours(stored) else normalize(password))
     if not ok or user is None or not user.can_sign_in:
-        raise InvalidCredentials()
+        raise InvalidCredentials(user.id if user is not None else None)
     if passwords.needs_rehash(user.password_hash):
         rehash(user, password, passwords=passwords)
     return user
@@ -61,7 +67,7 @@ def _migrate(user: User, password: str, *, passwords: Passwords, legacy: LegacyV
     """Lazy migration: the old system says whether the password is right, once; then our
     hash replaces the question (conditional, so two first sign-ins at once store one)."""
     if user.disabled or not legacy.check(user.email, password):
-        raise InvalidCredentials()
+        raise InvalidCredentials(user.id)
     db.session.execute(
         update(User).where(User.id == user.id, User.password_hash.is_(None), User.legacy_password.is_(True))
         .values(password_hash=passwords.hash(normalize(password)), legacy_password=False),
@@ -86,8 +92,8 @@ def sign_in(
         return outcomes.Locked(locked.retry_after)
     try:
         user = authenticate(email, password, passwords=passwords, legacy=legacy)
-    except InvalidCredentials:
-        record_failure(reservation, factor="pwd", ip=browser.ip, account=account)
+    except InvalidCredentials as refused:
+        record_failure(reservation, factor="pwd", ip=browser.ip, account=account, user_id=refused.user_id)
         return outcomes.Refused()
     except VerifierUnavailable as exc:
         # Fail closed, and charge nobody for our dependency's outage.

@@ -102,6 +102,9 @@ class Client(ClientRules, db.Model):
     #: Every token request must carry a DPoP proof (RFC 9449): no bearer tokens at all.
     dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Shown on the sign-in pages (RFC 7591 §2's names): the app's home page and logo.
+    client_uri: Mapped[str | None] = mapped_column(Text)
+    logo_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class Grant(db.Model):

@@ -22,7 +22,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
 from .. import clock
-from . import ERRORS, StoreUnavailable
+from . import ERRORS, StoreUnavailable, reachable
 
 log = logging.getLogger("idp")
 
@@ -157,6 +157,7 @@ class RedisSessionInterface(SessionInterface):
             if session.sid is None:
                 session.sid = secrets.token_urlsafe(32)
             pipe.set(PREFIX + session.sid, json.dumps({**session, _SAVED_AT: now}), ex=ttl)
+            _index(pipe, session, self.absolute_ttl)
             pipe.execute()
         except ERRORS as exc:
             # Too late to change the answer (it is usually the 503 of the same outage): the
@@ -173,3 +174,53 @@ class RedisSessionInterface(SessionInterface):
             domain=domain,
             path=path,
         )
+
+
+# --- a person's sessions (the account page's "sessions and devices") ----------------------
+
+INDEX = "idp:sessions-of:"
+
+
+def _index(pipe: Any, session: RedisSession, ttl: int) -> None:
+    """Note a signed-in session under its person, in the pipeline that writes it (no extra
+    round trip). The index outlives every session it names (`ttl` is the longest a session
+    lives); names of sessions that ended meanwhile are dropped when it is read."""
+    auth = session.get("auth")
+    if not auth:
+        return
+    key = INDEX + str(auth["uid"])
+    if session.stale_sid:
+        pipe.srem(key, session.stale_sid)
+    pipe.sadd(key, session.sid)
+    pipe.expire(key, ttl)
+
+
+def sessions_of(user_id: int) -> list[tuple[str, dict]]:
+    """The person's live sessions: (session key, content), oldest first."""
+    key = INDEX + str(user_id)
+    with reachable() as r:
+        ids = sorted(m.decode() for m in r.smembers(key))
+        if not ids:
+            return []
+        raws = r.mget([PREFIX + i for i in ids])
+        live, gone = [], []
+        for sid, raw in zip(ids, raws):
+            data = json.loads(raw) if raw else None
+            if data and (data.get("auth") or {}).get("uid") == user_id:
+                live.append((sid, data))
+            else:
+                gone.append(sid)
+        if gone:
+            r.srem(key, *gone)
+    return sorted(live, key=lambda item: (item[1].get("device") or {}).get("at", 0))
+
+
+def end_sessions(user_id: int, sids: list[str]) -> None:
+    """End these sessions of the person (their browsers are signed out at once)."""
+    if not sids:
+        return
+    with reachable() as r:
+        pipe = r.pipeline(transaction=False)
+        pipe.delete(*(PREFIX + sid for sid in sids))
+        pipe.srem(INDEX + str(user_id), *sids)
+        pipe.execute()

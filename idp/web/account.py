@@ -33,6 +33,7 @@ DONE = {
     "welcome": lazy_gettext("Welcome! Your account is ready."),
     "added": lazy_gettext("The second factor was added."),
     "removed": lazy_gettext("The second factor was removed."),
+    "renamed": lazy_gettext("The second factor was renamed."),
     "password changed": lazy_gettext("Your password was changed."),
     "linked": lazy_gettext("%(provider)s is now linked to your account."),
     "unlinked": lazy_gettext("%(provider)s is no longer linked to your account."),
@@ -107,7 +108,8 @@ def setup(user: User, state: AuthState) -> Response | str:
     current = flow.from_request()
     if isinstance(current, Response):
         return current
-    return render_template("account/setup.html", flow=current)
+    app = current.request.client if current.request else None
+    return render_template("account/setup.html", flow=current, app=app, account_policy=user.mfa_required)
 
 
 # --- TOTP -----------------------------------------------------------------------------
@@ -149,7 +151,9 @@ def totp_new(user: User, state: AuthState) -> Response | str | tuple[str, int]:
 
 def _totp_page(user: User, secret: str, current: flow.Flow, error: str | None = None) -> str:
     uri = totp.provisioning_uri(secret, account=user.email, issuer=current_app.config["IDP_ISSUER_NAME"])
-    return render_template("account/totp_new.html", secret=secret, qr=totp.qr_svg(uri), flow=current, error=error)
+    groups = [secret[i:i + 4] for i in range(0, len(secret), 4)]
+    return render_template("account/totp_new.html", secret=secret, groups=groups, uri=uri, qr=totp.qr_svg(uri),
+                           flow=current, error=error)
 
 
 def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: bool) -> Response:
@@ -195,6 +199,32 @@ def totp_delete(user: User, state: AuthState, factor_id: int) -> Response:
 @signed_in
 def webauthn_delete(user: User, state: AuthState, factor_id: int) -> Response:
     return _delete(user, state, WebAuthnCredential, factor_id, "webauthn")
+
+
+@bp.post("/mfa/totp/<int:factor_id>/rename")
+@signed_in
+def totp_rename(user: User, state: AuthState, factor_id: int) -> Response:
+    return _rename(user, state, TotpFactor, factor_id, "label")
+
+
+@bp.post("/mfa/webauthn/<int:factor_id>/rename")
+@signed_in
+def webauthn_rename(user: User, state: AuthState, factor_id: int) -> Response:
+    return _rename(user, state, WebAuthnCredential, factor_id, "name")
+
+
+def _rename(user: User, state: AuthState, model: type, factor_id: int, column: str) -> Response:
+    if not fresh_enough(user, state):
+        return step_up(user, "/account")
+    name = (request.form.get("name") or "").strip()[:100]
+    row = db.session.query(model).filter_by(id=factor_id, user_id=user.id).first()
+    if row is None or not name:
+        return redirect(url_for("account.index"), code=303)
+    old = getattr(row, column)
+    setattr(row, column, name)
+    audit.emit("mfa.renamed", user_id=user.id, ip=client_ip(), old=old, name=name)
+    db.session.commit()
+    return redirect(url_for("account.index", done="renamed"), code=303)
 
 
 def _delete(user: User, state: AuthState, model: type, factor_id: int, kind: str) -> Response:

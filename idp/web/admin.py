@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import or_, select
 
-from .. import accounts, audit, clock, i18n, mail, mfa
+from .. import accounts, audit, audit_export, clock, i18n, mail, mfa
 from .. import clients as client_registry
 from .. import upstreams as upstream_registry
 from ..authn import acr as acrs
@@ -25,10 +25,9 @@ from ..keys import rotation
 from ..models import AuditEvent, Client, Invitation, SigningKey, TotpFactor, User, WebAuthnCredential
 from . import flow, notices, session as web_session
 from .account import fresh_enough, step_up
+from .paging import page_of
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-PAGE = 50
 
 _USER_ACTIONS_DONE = {
     "disable": lazy_gettext("disabled"), "enable": lazy_gettext("enabled"), "unlock": lazy_gettext("unlocked"),
@@ -71,6 +70,15 @@ def _refuse(endpoint: str, message: str, **values) -> Response:
     return redirect(url_for(endpoint, **values), code=303)
 
 
+def _unconfirmed(question: str, label: str, back: str) -> str | None:
+    """Destructive actions ask first: without `confirm=yes`, the question (nothing done)."""
+    if request.form.get("confirm") == "yes":
+        return None
+    fields = {k: v for k, v in request.form.items() if k not in ("csrf_token", "confirm")}
+    return render_template("admin/confirm.html", question=question, confirm_label=label, action=request.path,
+                           fields=fields, back=back)
+
+
 # --- people -----------------------------------------------------------------------------
 
 @bp.get("")
@@ -81,10 +89,10 @@ def users() -> str:
     if q:
         like = f"%{q.lower()}%"
         query = query.where(or_(User.email.like(like), User.name.ilike(like)))
-    people = db.session.scalars(query.limit(PAGE)).all()
+    page = page_of(query)
     regulator = current_app.extensions["idp.regulator"]
-    rows = [(u, regulator.status(u.email), mfa.enrolled(u.id)) for u in people]
-    return render_template("admin/users.html", rows=rows, q=q)
+    rows = [(u, regulator.status(u.email), mfa.enrolled(u.id)) for u in page.rows]
+    return render_template("admin/users.html", rows=rows, q=q, page=page)
 
 
 @bp.get("/users/<int:user_id>")
@@ -99,6 +107,9 @@ def user_detail(user_id: int) -> str | tuple[str, int]:
         totps=db.session.query(TotpFactor).filter_by(user_id=person.id).all(),
         keys=db.session.query(WebAuthnCredential).filter_by(user_id=person.id).all(),
         recovery_left=mfa.recovery_codes_left(person.id),
+        recent=db.session.scalars(
+            select(AuditEvent).where(AuditEvent.user_id == person.id).order_by(AuditEvent.id.desc()).limit(10)
+        ).all(),
     )
 
 
@@ -108,6 +119,15 @@ def user_action(user_id: int, action: str) -> Response:
     person = db.session.get(User, user_id)
     if person is None:
         return _refuse("admin.users", gettext("No such person."))
+    back = url_for("admin.user_detail", user_id=user_id)
+    if action == "disable":
+        question = _unconfirmed(gettext("Disable %(email)s? Every session of theirs ends, every app loses access, and they cannot sign in until enabled again.", email=person.email), gettext("Disable"), back)
+    elif action == "reset-mfa":
+        question = _unconfirmed(gettext("Remove every second factor and recovery code of %(email)s? They sign in with their password and enrol again.", email=person.email), gettext("Reset two-factor authentication"), back)
+    else:
+        question = None
+    if question is not None:
+        return question  # type: ignore[return-value]
     try:
         if action == "disable":
             accounts.disable(person, actor=g.admin)
@@ -153,8 +173,12 @@ def invitations() -> Response | str:
         db.session.commit()
         return _done("admin.invitations", gettext("invitation sent, link valid until %(when)s", when=i18n.format_when(link.expires_at)))
     now = clock.now()
-    rows = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(PAGE)).all()
-    return render_template("admin/invitations.html", rows=[(r, r.state(now)) for r in rows])
+    q = request.args.get("q", "").strip()[:200]
+    query = select(Invitation).order_by(Invitation.created_at.desc(), Invitation.id.desc())
+    if q:
+        query = query.where(Invitation.email.like(f"%{q.lower()}%"))
+    page = page_of(query)
+    return render_template("admin/invitations.html", rows=[(r, r.state(now)) for r in page.rows], page=page, q=q)
 
 
 @bp.post("/invitations/<int:invitation_id>/<action>")
@@ -208,8 +232,12 @@ def clients() -> Response | str:
             return _refuse("admin.clients", i18n.explain(exc))
         db.session.commit()
         return render_template("admin/secret.html", client=client, secret=secret)
-    rows = db.session.scalars(select(Client).order_by(Client.name)).all()
-    return render_template("admin/clients.html", rows=rows, levels=acrs.LEVELS)
+    q = request.args.get("q", "").strip()[:200]
+    query = select(Client).order_by(Client.name, Client.client_id)
+    if q:
+        query = query.where(or_(Client.name.ilike(f"%{q}%"), Client.client_id == q))
+    page = page_of(query)
+    return render_template("admin/clients.html", rows=page.rows, page=page, q=q, levels=acrs.LEVELS)
 
 
 @bp.route("/clients/<client_id>", methods=["GET", "POST"])
@@ -219,20 +247,30 @@ def client_detail(client_id: str) -> Response | str | tuple[str, int]:
     if client is None:
         return render_template("oauth/error.html", error="not_found", description=gettext("No such client.")), 404
     if request.method == "POST":
+        form = request.form
         try:
-            client_registry.update_uris(client, _uris("redirect_uris"), _uris("post_logout_redirect_uris"), actor_id=g.admin.id)
+            client_registry.update(
+                client, actor_id=g.admin.id, name=form.get("name", client.name), redirect_uris=_uris("redirect_uris"),
+                post_logout_redirect_uris=_uris("post_logout_redirect_uris"), scope=form.get("scope", client.scope),
+                min_acr=form.get("min_acr") or None, refresh_grace_seconds=form.get("refresh_grace_seconds", type=int) or 0,
+                client_uri=form.get("client_uri"), logo_uri=form.get("logo_uri"),
+            )
         except client_registry.ClientError as exc:
             db.session.rollback()
             return _refuse("admin.client_detail", i18n.explain(exc), client_id=client_id)
         db.session.commit()
         return _done("admin.client_detail", gettext("saved"), client_id=client_id)
-    return render_template("admin/client.html", client=client)
+    return render_template("admin/client.html", client=client, levels=acrs.LEVELS)
 
 
 @bp.post("/clients/<client_id>/rotate-secret")
 @admin_required
 def client_rotate_secret(client_id: str) -> Response | str:
     client = client_registry.find(client_id)
+    if client is not None:
+        question = _unconfirmed(gettext("Make a new secret for %(name)s? The current secret stops working at once: the app fails until it has the new one.", name=client.name), gettext("Rotate secret"), url_for("admin.client_detail", client_id=client_id))
+        if question is not None:
+            return question
     try:
         secret = client_registry.rotate_secret(client, actor_id=g.admin.id) if client else None
     except client_registry.ClientError as exc:
@@ -245,9 +283,12 @@ def client_rotate_secret(client_id: str) -> Response | str:
 
 @bp.post("/clients/<client_id>/delete")
 @admin_required
-def client_delete(client_id: str) -> Response:
+def client_delete(client_id: str) -> Response | str:
     client = client_registry.find(client_id)
     if client is not None:
+        question = _unconfirmed(gettext("Delete %(name)s? Everyone signed in to it loses access, and it cannot sign anyone in any more.", name=client.name), gettext("Delete client"), url_for("admin.client_detail", client_id=client_id))
+        if question is not None:
+            return question
         client_registry.delete(client, actor_id=g.admin.id)
         db.session.commit()
     return _done("admin.clients", gettext("client deleted"))
@@ -279,7 +320,10 @@ def upstreams() -> Response | str:
 
 @bp.post("/upstreams/<name>/remove")
 @admin_required
-def upstream_remove(name: str) -> Response:
+def upstream_remove(name: str) -> Response | str:
+    question = _unconfirmed(gettext("Remove the sign-in provider %(name)s? Every account linked to it is unlinked.", name=name), gettext("Remove"), url_for("admin.upstreams"))
+    if question is not None:
+        return question
     try:
         links = upstream_registry.remove(name, actor_id=g.admin.id)
     except upstream_registry.UpstreamConfigError as exc:
@@ -308,7 +352,10 @@ def keys() -> Response | str:
 
 @bp.post("/keys/<kid>/revoke")
 @admin_required
-def key_revoke(kid: str) -> Response:
+def key_revoke(kid: str) -> Response | str:
+    question = _unconfirmed(gettext("Revoke the key %(kid)s? It leaves the JWKS at once and every token it signed is refused: people signed in to apps through it sign in again.", kid=kid[:64]), gettext("Revoke"), url_for("admin.keys"))
+    if question is not None:
+        return question
     try:
         active = rotation.revoke(kid[:64], current_app.extensions["idp.keyring"])
     except rotation.UnknownKey:
@@ -318,9 +365,7 @@ def key_revoke(kid: str) -> Response:
     return _done("admin.keys", f"key {kid} revoked; {active.alg} key {active.kid} signs from now on")
 
 
-@bp.get("/audit")
-@admin_required
-def audit_log() -> str:
+def _audit_query():  # noqa: ANN202
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     event = request.args.get("event", "").strip()[:64]
     email = request.args.get("email", "").strip()[:320]
@@ -329,6 +374,32 @@ def audit_log() -> str:
     if email:
         person = accounts.find_user(email)
         query = query.where(AuditEvent.user_id == (person.id if person else -1))
-    rows = db.session.scalars(query.limit(200)).all()
-    return render_template("admin/audit.html", rows=rows, event=event, email=email)
+    return query, event, email
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log() -> str:
+    query, event, email = _audit_query()
+    page = page_of(query)
+    emails, client_names = audit_export.names(page.rows)
+    return render_template("admin/audit.html", rows=page.rows, page=page, event=event, email=email,
+                           emails=emails, client_names=client_names)
+
+
+EXPORTS = {"csv": ("text/csv", audit_export.csv_lines), "jsonl": ("application/jsonl", audit_export.jsonl)}
+
+
+@bp.get("/audit.<fmt>")
+@admin_required
+def audit_export_file(fmt: str) -> Response | tuple[str, int]:
+    """The filtered log, whole, as CSV or JSON lines (one event per line)."""
+    if fmt not in EXPORTS:
+        return render_template("oauth/error.html", error="not_found", description=gettext("No such export format.")), 404
+    query, _event, _email = _audit_query()
+    mimetype, lines = EXPORTS[fmt]
+    audit.emit("audit.exported", actor_id=g.admin.id, format=fmt)
+    db.session.commit()
+    headers = {"Content-Disposition": f'attachment; filename="audit-{clock.now()}.{fmt}"'}
+    return Response(stream_with_context(lines(query)), mimetype=mimetype, headers=headers)
 

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from .. import i18n, mfa, upstreams
+from .. import audit, i18n, mfa, upstreams
 from ..authn import outcomes, password, second_factor
 from ..authn.policy import AuthState
 from ..extensions import db
 from ..lockout.regulator import Regulator, account_key
 from ..models import TotpFactor, User
-from ..store import pending
-from . import device, flow, session as web_session
+from ..oauth import revocation
+from ..store import flows, pending
+from . import device, flow, headers, session as web_session
 from .device import client_ip
 
 bp = Blueprint("auth", __name__)
@@ -75,7 +76,50 @@ def enrolment_link_mailed() -> tuple[str, int]:
 
 
 def _login_page(current: flow.Flow, email: str, error: str | None = None) -> str:
-    return render_template("auth/login.html", flow=current, email=email, error=error, upstreams=upstreams.buttons())
+    # Signing in again (prompt=login, max_age, step-up): the same person, whose email is
+    # filled in and locked; "not you?" signs them out first.
+    signed_in_as, _state = web_session.current_user()
+    if signed_in_as is not None:
+        email = signed_in_as.email
+    return render_template("auth/login.html", flow=current, email=email, error=error, upstreams=upstreams.buttons(),
+                           locked_email=signed_in_as is not None, app=client_context(current))
+
+
+def client_context(current: flow.Flow):  # noqa: ANN201
+    """The app that asked, for the sign-in pages to name (its logo may be shown)."""
+    client = current.request.client if current.request else None
+    if client is not None:
+        headers.allow_image(client.logo_uri)
+    return client
+
+
+@bp.post("/login/cancel")
+def cancel() -> Response:
+    """"Cancel and return to the app": the client hears access_denied, with its state and
+    our iss, at its verified redirect_uri (RFC 6749 §4.1.2.1, RFC 9207 §2)."""
+    current = flow.from_request()
+    if isinstance(current, Response):
+        return current
+    if current.request is None:
+        return redirect(url_for("home.index"), code=303)
+    if not flows.delete(current.id):  # single use, like a completed sign-in
+        return flow.expired()
+    pending.discard(web_session.pending_id())
+    return flow.redirect_error(current.request, "access_denied", "the person cancelled the sign-in")
+
+
+@bp.post("/login/switch")
+def switch_account() -> Response:
+    """"Not you?": sign the session's person out, then the same sign-in from the start."""
+    current = flow.from_request()
+    if isinstance(current, Response):
+        return current
+    state = web_session.end_keeping_flows()
+    if state is not None:
+        revocation.revoke_session_grants(state.sid)
+        audit.emit("logout", user_id=state.user_id, ip=client_ip())
+        db.session.commit()
+    return redirect(url_for("auth.login", **flow.where(current)), code=303)
 
 
 def needs_after_first_factor(current: flow.Flow, user: User, first: dict[str, int], enrolled: set[str]):  # noqa: ANN201
@@ -138,8 +182,10 @@ def pending_sign_in(current: flow.Flow) -> tuple[dict, User] | tuple[None, None]
     return record, user  # "login": after the password; "reset": after a mailed reset link
 
 
-def _mfa_context(record: dict, user: User) -> dict:
+def _mfa_context(current: flow.Flow, record: dict, user: User) -> dict:
     return {
+        "purpose": record["purpose"],
+        "app": client_context(current),
         "methods": record["methods"],
         "has_totp": db.session.query(TotpFactor.id).filter_by(user_id=user.id).first() is not None,
         "recovery_left": mfa.recovery_codes_left(user.id),
@@ -147,7 +193,7 @@ def _mfa_context(record: dict, user: User) -> dict:
 
 
 def _mfa_page(current: flow.Flow, record: dict, user: User, error: str | None = None, status: int = 200):
-    return render_template("auth/mfa.html", flow=current, error=error, **_mfa_context(record, user)), status
+    return render_template("auth/mfa.html", flow=current, error=error, **_mfa_context(current, record, user)), status
 
 
 def with_pending(view: Callable) -> Callable:
@@ -182,7 +228,7 @@ def mfa_submit(current: flow.Flow, record: dict, user: User) -> Response | tuple
         max_attempts=current_app.config["IDP_MFA_MAX_ATTEMPTS"],
     )
     if isinstance(outcome, outcomes.Locked):
-        return _locked("auth/mfa.html", outcome, flow=current, **_mfa_context(record, user))
+        return _locked("auth/mfa.html", outcome, flow=current, **_mfa_context(current, record, user))
     if isinstance(outcome, outcomes.StartOver):
         return start_over(current)
     if isinstance(outcome, outcomes.Refused):

@@ -194,9 +194,9 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, first: dict[str, in
     `first`: the first factors of a sign-in in progress, which wait with the pending record."""
     code = 303 if request.method == "POST" else 302
     if step.kind == "password":
-        return redirect(url_for("auth.login", **_where(flow)), code=code)
+        return redirect(url_for("auth.login", **where(flow)), code=code)
     if step.kind == "enroll":
-        return redirect(url_for("account.setup", **_where(flow)), code=code)
+        return redirect(url_for("account.setup", **where(flow)), code=code)
     purpose = purpose or ("login" if first else "step_up")
     if purpose == "step_up":
         metrics.step_up("asked")
@@ -212,10 +212,11 @@ def go_to_step(flow: Flow, step: Step, user: User | None, *, first: dict[str, in
         "methods": list(step.methods),
     }
     web_session.set_pending(pending.start(record))
-    return redirect(url_for("auth.mfa", **_where(flow)), code=code)
+    return redirect(url_for("auth.mfa", **where(flow)), code=code)
 
 
-def _where(flow: Flow) -> dict[str, str]:
+def where(flow: Flow) -> dict[str, str]:
+    """The query that keeps a page inside this flow."""
     return {"flow": flow.id} if flow.id else {"next": flow.next}
 
 

@@ -1,6 +1,8 @@
 """Security headers on every response, and no caching of anything personal."""
 
-from flask import Flask, Response
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g
 
 # No form-action: Chromium applies it to the redirects that follow a form submission, and
 # the sign-in form's redirect chain ends at the client's redirect_uri.
@@ -10,10 +12,19 @@ CSP = (
 )
 
 
+def allow_image(uri: str | None) -> None:
+    """Let this page show one image from elsewhere (a client's registered logo)."""
+    if uri:
+        parts = urlsplit(uri)
+        g.image_origin = f"{parts.scheme}://{parts.netloc}"
+
+
 def register(app: Flask) -> None:
     @app.after_request
     def secure_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        origin = g.get("image_origin")
+        csp = CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}") if origin else CSP
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"

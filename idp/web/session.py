@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import session
+from flask import request, session
 from sqlalchemy import bindparam, exists, or_, select
 
 from .. import clock
@@ -76,6 +76,9 @@ def record_factors(user: User, factors: dict[str, int]) -> AuthState:
     else:
         # A step-up (a second factor alone) does not extend the session's absolute lifetime.
         signing_in = bool(set(factors) & SIGN_IN_FACTORS)
+    if signing_in:
+        # What the person's list of sessions shows of this one.
+        session["device"] = {"ua": request.user_agent.string[:300], "ip": request.remote_addr or "", "at": clock.now()}
     for factor, at in factors.items():
         state = state.with_factor(factor, at)
     session.pop("pending", None)
@@ -169,9 +172,25 @@ def end() -> AuthState | None:
     return state
 
 
+def end_keeping_flows() -> AuthState | None:
+    """Sign out, but keep this browser's binding: its pending sign-ins stay its own."""
+    state = auth_state()
+    bind = session.get("bind")
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    if bind is not None:
+        session["bind"] = bind
+    return state
+
+
 def remember_logout_redirect(uri: str | None) -> None:
     session["logout_redirect"] = uri
 
 
 def take_logout_redirect() -> str | None:
     return session.pop("logout_redirect", None)
+
+
+def session_key() -> str | None:
+    """This browser's session key in the store (never shown: it is the cookie's value)."""
+    return getattr(session, "sid", None)

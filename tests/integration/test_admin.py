@@ -63,14 +63,14 @@ def test_disable_unlock_reset_promote(app, client, admin, user, spa):
     sign_in(client, "root@example.com", admin[1])
     victim = Actions(app.test_client())
     tokens = victim.tokens(spa)
-    assert post(client, f"/admin/users/{user.id}/disable").status_code == 303
+    assert post(client, f"/admin/users/{user.id}/disable", confirm="yes").status_code == 303
     assert victim.http.get("/account").status_code == 302  # their session is over
     assert victim.token(spa, grant_type="refresh_token", refresh_token=tokens["refresh_token"]).status_code == 400
     assert post(client, f"/admin/users/{user.id}/enable").status_code == 303
     assert post(client, f"/admin/users/{user.id}/unlock").status_code == 303
     assert post(client, f"/admin/users/{user.id}/promote").status_code == 303
     assert post(client, f"/admin/users/{user.id}/demote").status_code == 303
-    assert post(client, f"/admin/users/{user.id}/reset-mfa").status_code == 303
+    assert post(client, f"/admin/users/{user.id}/reset-mfa", confirm="yes").status_code == 303
     with app.app_context():
         rows = db.session.execute(text("SELECT event, actor_id FROM audit_events WHERE actor_id IS NOT NULL")).all()
     events = {e for e, _ in rows}
@@ -88,7 +88,7 @@ def test_never_the_last_admin(app, client, admin):
     me = admin_id(app)
     response = post(client, f"/admin/users/{me}/demote")
     assert "last admin" in client.get(response.location).get_data(as_text=True)
-    response = post(client, f"/admin/users/{me}/disable")
+    response = post(client, f"/admin/users/{me}/disable", confirm="yes")
     assert "yourself" in client.get(response.location).get_data(as_text=True)
 
 
@@ -116,9 +116,9 @@ def test_clients_from_the_console(app, client, admin):
     bad = post(client, "/admin/clients", name="bad", redirect_uris="http://evil.example/cb")
     assert "only allowed for localhost" in client.get(bad.location).get_data(as_text=True)
     assert post(client, f"/admin/clients/{client_id}", redirect_uris="https://app.example/new").status_code == 303
-    rotated = post(client, f"/admin/clients/{client_id}/rotate-secret").get_data(as_text=True)
+    rotated = post(client, f"/admin/clients/{client_id}/rotate-secret", confirm="yes").get_data(as_text=True)
     assert rotated.split('id="client-secret">')[1].split("<")[0] != secret
-    assert post(client, f"/admin/clients/{client_id}/delete").status_code == 303
+    assert post(client, f"/admin/clients/{client_id}/delete", confirm="yes").status_code == 303
     with app.app_context():
         assert db.session.execute(text("SELECT count(*) FROM clients")).scalar() == 0
 
@@ -146,6 +146,6 @@ def test_console_changes_need_a_recent_second_factor(client, admin, user, monkey
     later = clock.now() + 600
     monkeypatch.setattr(clock, "now", lambda: later)
     assert client.get("/admin").status_code == 200  # looking is fine
-    response = client.post(f"/admin/users/{user.id}/disable", data={"csrf_token": token})
+    response = client.post(f"/admin/users/{user.id}/disable", data={"csrf_token": token, "confirm": "yes"})
     assert response.location.startswith("/login/mfa")
     assert "disabled" not in client.get(f"/admin/users/{user.id}").get_data(as_text=True).split("Status:")[1][:60]

@@ -112,7 +112,9 @@ def test_the_console_revokes_a_key(app, client, actions, spa, admin):  # noqa: F
     kid = next(iter(published(client)))
     page = client.get("/admin/keys").get_data(as_text=True)
     assert f'id="key-revoke-{kid}"' in page
-    response = post(client, f"/admin/keys/{kid}/revoke")
+    asked = post(client, f"/admin/keys/{kid}/revoke")
+    assert asked.status_code == 200 and 'id="confirm-yes"' in asked.get_data(as_text=True)  # asks first
+    response = post(client, f"/admin/keys/{kid}/revoke", confirm="yes")
     assert response.status_code == 303
     assert kid not in published(client)
     assert "keys.revoked" in client.get("/admin/audit?event=keys.").get_data(as_text=True)

@@ -1,5 +1,7 @@
 """Second factors and step-up over HTTP, with pyotp as the authenticator app."""
 
+import re
+
 import pyotp
 import pytest
 from sqlalchemy import text
@@ -254,11 +256,17 @@ def test_refresh_never_raises_acr(app, client, actions, user, spa):
 
 # --- enrolment -----------------------------------------------------------------------
 
+def totp_secret_of(html: str) -> str:
+    """The text of #totp-secret (shown in groups of four, one element each)."""
+    inner = re.search(r'<code id="totp-secret"[^>]*>(.*?)</code>', html, re.S).group(1)
+    return re.sub(r"<[^>]+>", "", inner)
+
+
 def enrol_totp_via_pages(client, location="/account/mfa/totp/new"):
     page = client.get(location)
     assert page.status_code == 200, page.location
     html = page.get_data(as_text=True)
-    secret = html.split('id="totp-secret">')[1].split("<")[0]
+    secret = totp_secret_of(html)
     assert "<svg" in html
     data = {"csrf_token": csrf_token(html), "code": pyotp.TOTP(secret).at(clock.now()), "label": "Phone"}
     data.update(query(location))
@@ -358,3 +366,17 @@ def test_no_secret_in_plain_text_in_the_database(app, client, actions, user, spa
     for code in codes:
         assert code not in dump and code.replace("-", "") not in dump
     assert PASSWORD not in dump
+
+
+def test_totp_enrolment_is_easy(client, actions, user):
+    """The key in groups of four, an otpauth:// link for the phone itself, a QR code with an
+    accessible name, and which apps work."""
+    actions.login("/login?next=/account")
+    html = client.get("/account/mfa/totp/new").get_data(as_text=True)
+    secret = totp_secret_of(html)
+    groups = re.findall(r"<span>([A-Z2-7=]+)</span>", html.split('id="totp-secret"')[1].split("</code>")[0])
+    assert "".join(groups) == secret and all(len(g) == 4 for g in groups[:-1])
+    link = re.search(r'<a href="(otpauth://totp/[^"]+)" id="totp-link"', html).group(1)
+    assert f"secret={secret}" in link
+    assert re.search(r'id="totp-qr" role="img" aria-label="[^"]+"', html)
+    assert "RFC 6238" in html

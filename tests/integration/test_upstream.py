@@ -456,7 +456,7 @@ def test_the_console_adds_lists_and_removes_upstreams(app, client, google):
     assert 'id="upstream-row-google"' in page and "corp.example" in page and google.client_secret not in page
     bad = post(client, "/admin/upstreams", name="other", issuer=google.issuer + "/", client_id="x", client_secret="y")
     assert 'id="admin-error"' in client.get(bad.location).get_data(as_text=True)
-    removed = post(client, "/admin/upstreams/google/remove")
+    removed = post(client, "/admin/upstreams/google/remove", confirm="yes")
     assert 'id="admin-message"' in client.get(removed.location).get_data(as_text=True)
     with app.app_context():
         events = [e.event for e in db.session.scalars(select(AuditEvent))]
