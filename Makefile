@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test browser node wrk peer install-bench bench messages translations
+.PHONY: run test install install-test browser node wrk peer redis-ha install-bench bench messages translations
 
 $(BIN)/idp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/upstream && npm ci --no-audit --no-fund --loglevel=error
 
+# Debian's redis-sentinel (and redis-server, redis-cli) for the Sentinel and Cluster tests.
+redis-ha:
+	@command -v redis-sentinel >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-sentinel >/dev/null; }
+
 # The benchmark's load generator (Debian's wrk) and its peer (npm's oidc-provider).
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -64,7 +68,7 @@ $(BIN)/gunicorn: $(BIN)/idp
 
 install-bench: $(BIN)/gunicorn wrk peer
 
-install-test: install browser node wrk peer
+install-test: install browser node wrk peer redis-ha
 
 # Our provider beside node-oidc-provider under the same load, one table (bench/README.md).
 # Options after BENCH_ARGS=, e.g. make bench BENCH_ARGS="--scale" or "--smoke".

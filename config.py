@@ -28,8 +28,15 @@ class Config:
     IDP_ISSUER = os.environ.get("IDP_ISSUER", "http://localhost:5000").rstrip("/")
     #: Any SQLAlchemy URL. Default: a SQLite file under instance/.
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
-    #: Login sessions, lockout counters, TOTP replay records, one-time state.
+    #: Login sessions, lockout counters, TOTP replay records, one-time state. One server
+    #: (redis://, rediss://), Sentinel (redis+sentinel://h1:26379,h2:26379/SERVICE/DB) or
+    #: Cluster (redis+cluster://h1:7000,h2:7001/).
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    #: With replicas (Sentinel): a lockout reservation is acknowledged by this many of them
+    #: (WAIT, in the same round trip) before the attempt is evaluated, so a failover cannot
+    #: lose it; fewer within IDP_REDIS_WAIT_MS answers 503. 0: not waited for.
+    IDP_REDIS_WAIT_REPLICAS = _int("IDP_REDIS_WAIT_REPLICAS", 0)
+    IDP_REDIS_WAIT_MS = _int("IDP_REDIS_WAIT_MS", 100)
     #: Session signing key. Generated once into instance/ in development.
     SECRET_KEY = os.environ.get("IDP_SECRET_KEY") or None
     #: Key ring for secrets at rest: "kid1:base64key,kid2:base64key"; the first encrypts.

@@ -36,9 +36,9 @@ class NoLockout(Regulator):
         pass
 
     def reserve(self, attempt: Attempt) -> Reservation:
-        return Reservation(attempt, [], [])
+        return Reservation(attempt, [], "")
 
-    def succeeded(self, reservation: Reservation, *, complete: bool) -> None:
+    def succeeded(self, reservation: Reservation, *, complete: bool, account: str | None = None) -> None:
         pass
 
 
@@ -123,7 +123,7 @@ def main() -> None:
     with app.app_context():
         for i in range(args.addresses):
             try:
-                regulator.reserve(Attempt(account=f"{i:032x}", ip=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"))
+                regulator.reserve(Attempt(account=f"{i:032x}", ip=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")).failed()
             except Exception:  # noqa: BLE001
                 pass
     elapsed = time.perf_counter() - started

@@ -88,7 +88,7 @@ def _init_services(app: Flask) -> None:
         redis_client.ping()
     except store.ERRORS as exc:
         # Say so clearly at start; requests that need Redis answer 503 until it is back.
-        print(f"idp: Redis at {c['REDIS_URL']} is unreachable ({exc}); sign-in will answer 503 until it is up.", file=sys.stderr)
+        print(f"idp: Redis at {store.redacted(c['REDIS_URL'])} is unreachable ({exc}); sign-in will answer 503 until it is up.", file=sys.stderr)
     app.session_interface = RedisSessionInterface(
         redis_client, absolute_ttl=c["IDP_SESSION_TTL"], idle_ttl=c["IDP_SESSION_IDLE_TTL"]
     )

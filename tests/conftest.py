@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -61,7 +60,7 @@ def settings() -> dict:
 @pytest.fixture
 def app(_schema, settings):
     app = create_app({**TEST_CONFIG, **settings})
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis_db.flush(REDIS_URL)
     shutil.rmtree(Path(app.instance_path) / "outbox", ignore_errors=True)
     with app.app_context():
         for table in _tables():

@@ -105,9 +105,7 @@ def start(extra_env: dict | None = None, workers: int = 2, server: str = "grania
         "IDP_KEY_CACHE_SECONDS": "2",  # key rotation shows within seconds, not half a minute
         **(extra_env or {}),
     }
-    import redis
-
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    redis_db.flush(env["REDIS_URL"])
     subprocess.run([str(BIN / "idp"), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = open(tmp / "server.log", "w")
     command = {

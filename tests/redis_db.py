@@ -11,3 +11,22 @@ BASE = os.environ.get("TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
 
 def url(variable: str, index: int) -> str:
     return os.environ.get(variable) or f"{BASE}/{index}"
+
+
+def connect(url: str):  # noqa: ANN201
+    """A client for any REDIS_URL form the provider accepts (one server, Sentinel, Cluster)."""
+    from idp.store import connect as store_connect
+
+    return store_connect(url)
+
+
+def flush(url: str) -> None:
+    """Empty the test's database (every primary, on a Cluster)."""
+    client = connect(url)
+    from idp.store import is_cluster
+
+    if is_cluster(client):
+        client.flushdb(target_nodes=client.PRIMARIES)
+    else:
+        client.flushdb()
+    client.close()

@@ -8,14 +8,21 @@ from .. import audit, mail, metrics
 from ..extensions import db
 from ..lockout.regulator import Reservation
 from ..models import User
+from ..store import StoreUnavailable
 
 
 def record_failure(reservation: Reservation, *, factor: str, ip: str, user_id: int | None = None, **detail: Any) -> None:
     """Its reservation becomes a failure; a counter that reaches its threshold with it is a
     lockout, which the audit log records. Nothing the attempt changed is kept."""
     db.session.rollback()
-    failure = reservation.failed()
     audit.emit("login.failed", user_id=user_id, ip=ip, factor=factor, **detail)
+    try:
+        failure = reservation.failed()
+    except StoreUnavailable:
+        # Redis went away after the evaluation: the record says it happened, and the
+        # reservation, left unsettled, counts as a failure when its deadline passes.
+        db.session.commit()
+        raise
     metrics.sign_in(factor, "failure")
     metrics.second_factor_failed(factor)
     for key in failure.reached_lock:

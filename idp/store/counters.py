@@ -10,10 +10,13 @@ password is never refused because others are being evaluated, only made to wait 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 
-from . import reachable
+import redis.exceptions as rx
+
+from . import StoreUnavailable, is_cluster, reachable, replication
 
 PREFIX = "idp:lock:"
 #: A reservation that never settles (its process died, or its answer was lost in a Redis
@@ -95,9 +98,9 @@ return result
 """
 
 # KEYS: counters. ARGV: now, reservation id, then per key: op, reset (ms), ttl (s), notify.
-# op f: the attempt failed (its reservation becomes a failure; if it already expired it
-# was counted then); r: give the reservation back; x: forget the settled failures (the
-# reservations of others stay). Answers {failures, mailed} per key: mailed is 1 for the one
+# op f: the attempt failed (its reservation becomes a failure; counted even when the
+# reservation is gone, lost in a failover or expired: a failure is never dropped); r: give
+# the reservation back; x: forget the settled failures (the reservations of others stay). Answers {failures, mailed} per key: mailed is 1 for the one
 # failure that first reaches `notify` (0: never) since the counter started.
 _SETTLE = _LOAD + """
 local now, rid = tonumber(ARGV[1]), ARGV[2]
@@ -105,16 +108,14 @@ local result = {}
 for i, key in ipairs(KEYS) do
   local at = 2 + 4 * (i - 1)
   local op, reset, notify = ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 4])
-  local held = redis.call('HDEL', key, 'p:' .. rid) == 1
+  redis.call('HDEL', key, 'p:' .. rid)
   local failures, mailed = 0, 0
   if op == 'f' then
     local c = load(key, now, reset)
-    if held then
-      if c.f == 0 then redis.call('HDEL', key, 'm') end
-      c.f = c.f + 1
-      redis.call('HSET', key, 'f', c.f, 't', now)
-      redis.call('EXPIRE', key, tonumber(ARGV[at + 3]))
-    end
+    if c.f == 0 then redis.call('HDEL', key, 'm') end
+    c.f = c.f + 1
+    redis.call('HSET', key, 'f', c.f, 't', now)
+    redis.call('EXPIRE', key, tonumber(ARGV[at + 3]))
     failures = c.f
     if notify > 0 and c.f >= notify then mailed = redis.call('HSETNX', key, 'm', 1) end
   elseif op == 'x' then
@@ -127,14 +128,62 @@ return result
 """
 
 
-_scripts: dict[tuple[int, str], object] = {}
+_INCR = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return n
+"""
+
+_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (_RESERVE, _SETTLE, _INCR)}
 
 
-def _script(redis_client, source: str):  # noqa: ANN001, ANN202
-    key = (id(redis_client), source)
-    if key not in _scripts:
-        _scripts[key] = redis_client.register_script(source)  # EVALSHA, loaded once
-    return _scripts[key]
+def redis_key(key: str) -> str:
+    """The Redis key of a counter. Its hash tag ({…}) is the account for an account's
+    counters (so its own, its trusted browsers' and its second-factor counter share a
+    Cluster slot and one script call), otherwise the whole id."""
+    kind, _, rest = key.partition(":")
+    if kind in ("acct", "mfa"):
+        account, _, tail = rest.partition(":")
+        return f"{PREFIX}{kind}:{{{account}}}" + (f":{tail}" if tail else "")
+    return f"{PREFIX}{kind}:{{{rest}}}"
+
+
+def _tag(key: str) -> str:
+    return key[key.index("{"):key.index("}") + 1]
+
+
+def _eval(r, source: str, keys: list[str], args: list, *, replicas: int = 0, wait_ms: int = 0):  # noqa: ANN001, ANN202
+    """EVALSHA (the script is loaded on the first NOSCRIPT). With `replicas`, WAIT in the
+    same round trip: the answer comes once that many replicas have the write."""
+    for _ in range(2):
+        try:
+            if not replicas:
+                return r.evalsha(_SHAS[source], len(keys), *keys, *args)
+            pipe = r.pipeline(transaction=False)
+            pipe.evalsha(_SHAS[source], len(keys), *keys, *args)
+            pipe.execute_command("WAIT", replicas, wait_ms)
+            result, acked = pipe.execute()
+            if int(acked) < replicas:
+                raise NotReplicated(f"{acked} of {replicas} replicas acknowledged within {wait_ms} ms")
+            return result
+        except rx.NoScriptError:
+            r.script_load(source)
+    raise StoreUnavailable("the lockout script could not be loaded")
+
+
+class NotReplicated(StoreUnavailable):
+    """A reservation that a failover could lose: the attempt is not evaluated (503)."""
+
+
+def _groups(r, keys: list[str]) -> list[list[int]]:  # noqa: ANN001
+    """Indexes of `keys` that one script call may touch: all of them on one server; one
+    hash slot's worth (one tag) on a Cluster, where a script must not cross slots."""
+    if not is_cluster(r):
+        return [list(range(len(keys)))]
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(_tag(key), []).append(i)
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -182,14 +231,37 @@ def charge(rules: list[Rule], *, now_ms: int, schedule_ms: list[int]) -> Refusal
 
 
 def _reserve(rules: list[Rule], rid: str, *, now_ms: int, schedule_ms: list[int]) -> Refusal | list[int]:
-    args = [now_ms, rid, PENDING_MS, len(schedule_ms), *schedule_ms, *_rule_args(rules)]
+    """On a Cluster, one call per slot in turn; a later counter that refuses gives the
+    reservations already taken back. Each counter's own check-and-reserve is atomic, so
+    failures plus reservations stay within its threshold whatever the interleaving; a
+    reservation held for a moment by an attempt that then gives it back can only make
+    another attempt wait, never let one more through."""
+    head = [now_ms, rid, PENDING_MS, len(schedule_ms), *schedule_ms]
+    keys = [redis_key(rule.key) for rule in rules]
+    counts = [0] * len(rules)
     with reachable() as r:
-        result = _script(r, _RESERVE)(keys=[PREFIX + rule.key for rule in rules], args=args)
-    if int(result[0]) == 0:
-        return Refusal(int(result[1]), bool(int(result[2])))
-    if int(result[0]) == 2:
-        return Refusal(0)
-    return [int(x) for x in result[1:]]
+        replicas, wait_ms = (0, 0) if is_cluster(r) else replication()
+        taken: list[int] = []
+        for group in _groups(r, keys):
+            args = head + _rule_args([rules[i] for i in group])
+            try:
+                result = _eval(r, _RESERVE, [keys[i] for i in group], args, replicas=replicas, wait_ms=wait_ms)
+            except NotReplicated:
+                _give_back(r, rid, [rules[i] for i in taken + group], now_ms)
+                raise
+            if int(result[0]) != 1:
+                if rid and taken:
+                    _give_back(r, rid, [rules[i] for i in taken], now_ms)
+                return Refusal(int(result[1]), bool(int(result[2]))) if int(result[0]) == 0 else Refusal(0)
+            for i, n in zip(group, result[1:]):
+                counts[i] = int(n)
+            taken += group
+    return counts
+
+
+def _give_back(r, rid: str, rules: list[Rule], now_ms: int) -> None:  # noqa: ANN001
+    if rid:
+        _settle(r, rid, [Settle(rule, "r") for rule in rules], now_ms)
 
 
 @dataclass(frozen=True)
@@ -202,18 +274,29 @@ class Settle:
 
 
 def settle(rid: str, steps: list[Settle], *, now_ms: int) -> list[tuple[int, bool]]:
-    """One round trip: (failures, first to reach `notify`) per step."""
-    args: list[object] = [now_ms, rid]
-    for step in steps:
-        args += [step.op, step.rule.reset_ms, step.rule.ttl, step.notify]
+    """One round trip (one per slot on a Cluster): (failures, first to reach `notify`) per step."""
     with reachable() as r:
-        result = _script(r, _SETTLE)(keys=[PREFIX + step.rule.key for step in steps], args=args)
-    return [(int(result[i]), bool(int(result[i + 1]))) for i in range(0, len(result), 2)]
+        return _settle(r, rid, steps, now_ms)
+
+
+def _settle(r, rid: str, steps: list[Settle], now_ms: int) -> list[tuple[int, bool]]:  # noqa: ANN001
+    keys = [redis_key(step.rule.key) for step in steps]
+    results: list[tuple[int, bool]] = [(0, False)] * len(steps)
+    for group in _groups(r, keys):
+        args: list[object] = [now_ms, rid]
+        for i in group:
+            args += [steps[i].op, steps[i].rule.reset_ms, steps[i].rule.ttl, steps[i].notify]
+        answer = _eval(r, _SETTLE, [keys[i] for i in group], args)
+        for j, i in enumerate(group):
+            results[i] = (int(answer[2 * j]), bool(int(answer[2 * j + 1])))
+    return results
 
 
 def clear_prefix(prefix: str) -> int:
+    """Delete the counters whose key starts with `prefix` ("acct:<account>": its own and its
+    trusted browsers')."""
     with reachable() as r:
-        found = list(r.scan_iter(match=PREFIX + prefix + "*", count=500))
+        found = list(r.scan_iter(match=redis_key(prefix) + "*", count=500))
         if found:
             r.delete(*found)
         return len(found)
@@ -221,16 +304,14 @@ def clear_prefix(prefix: str) -> int:
 
 def read(key: str) -> Counter | None:
     with reachable() as r:
-        raw = r.hmget(PREFIX + key, "f", "t")
+        raw = r.hmget(redis_key(key), "f", "t")
     if raw[0] is None:
         return None
     return Counter(failures=int(raw[0]), last_failure=int(raw[1] or 0))
 
 
 def incr_once(key: str, ttl: int) -> int:
-    """A plain atomic counter (the tries of one pending sign-in)."""
+    """A plain atomic counter that lives `ttl` seconds from its first increment (the tries
+    of one pending sign-in, password resets per hour)."""
     with reachable() as r:
-        pipe = r.pipeline()
-        pipe.incr(PREFIX + key)
-        pipe.expire(PREFIX + key, ttl)
-        return int(pipe.execute()[0])
+        return int(_eval(r, _INCR, [redis_key(key)], [ttl]))

@@ -6,11 +6,11 @@ import json
 import re
 
 import pytest
-import redis as redis_lib
 from sqlalchemy import text
 
 from idp import clock
 from idp.extensions import db
+from tests import redis_db
 from tests.conftest import REDIS_URL
 from tests.helpers import PASSWORD, Actions, add_totp, csrf_token, make_user, query
 
@@ -185,7 +185,7 @@ def test_unlock_and_status_from_the_command_line(app, client, user, frozen):
 
 def test_every_lockout_key_expires(client, user):
     fail(client, n=6)
-    r = redis_lib.Redis.from_url(REDIS_URL)
+    r = redis_db.connect(REDIS_URL)
     keys = list(r.scan_iter("idp:*"))
     assert keys
     assert all(r.ttl(k) > 0 for k in keys), [k for k in keys if r.ttl(k) <= 0]
