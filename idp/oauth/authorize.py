@@ -8,6 +8,8 @@ errors go back to the client.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from authlib.oauth2 import OAuth2Error
@@ -88,10 +90,22 @@ def request_parameters(values: dict[str, list[str]]) -> dict[str, str]:
             continue
         if len(given) > 1:
             raise InvalidRequestError(f"parameter repeated: {name}")
-        if len(given[0]) > limit:
+        value = given[0]
+        if len(value) > limit:
             raise InvalidRequestError(f"{name} is longer than {limit} characters")
-        params[name] = given[0]
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            raise InvalidRequestError(f"{name} contains a control character")
+        if name in WORDS and not _WORDS.fullmatch(value):
+            # Echoed by the error that refuses them, whose text allows only this (RFC 6749 §4.1.2.1).
+            raise InvalidRequestError(f"{name} is not a valid value")
+        params[name] = value
     return params
+
+
+#: Parameters whose values are words from a short list (RFC 6749 §3.1.1, OIDC Core 3.1.2.1)
+#: and are quoted in the description of the error that refuses them.
+WORDS = {"response_type", "prompt"}
+_WORDS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
 
 def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> AuthorizationRequest:

@@ -47,7 +47,7 @@ class AuthorizationServer(_FlaskServer):
         256-bit secret cannot be guessed, so a correct one costs no round trip to Redis, and
         a lock (which anyone could set, client_ids being public) never keeps the right
         secret out. A wrong secret while the counter is locked gets 429, not an answer."""
-        _check_basic_is_utf8(request.headers)
+        _check_basic_credentials(request.headers)
         try:
             return super().authenticate_client(request, methods, endpoint)
         except OAuth2Error as error:
@@ -95,10 +95,14 @@ class ClientLocked(OAuth2Error):
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
-def _check_basic_is_utf8(headers) -> None:  # noqa: ANN001
-    """RFC 7617 §2.1: our credentials are UTF-8; authlib would fail on anything else."""
-    parts = (headers.get("Authorization") or "").split(None, 1)
-    if len(parts) != 2 or parts[0].lower() != "basic":
+def _check_basic_credentials(headers) -> None:  # noqa: ANN001
+    """RFC 7617 §2.1: our credentials are UTF-8; authlib fails on anything else, and on a
+    scheme followed by blanks alone."""
+    header = headers.get("Authorization") or ""
+    parts = header.split(None, 1)
+    if " " in header and len(parts) < 2:
+        raise InvalidClientError(description="the Authorization header has a scheme but no credentials")
+    if not parts or parts[0].lower() != "basic":
         return
     try:
         base64.b64decode(parts[1]).decode("utf-8")

@@ -21,6 +21,22 @@ def test_basic_credentials_that_are_not_utf8(client, path):
     assert response.get_json()["error"] in ("invalid_client", "invalid_request")
 
 
+@pytest.mark.parametrize("header", ["Basic ", "Bearer ", "   "])
+def test_a_scheme_without_credentials(client, header):
+    # Found by the fuzz test: authlib cannot split these.
+    response = client.post("/revoke", data={"token": "x"}, headers={"Authorization": header})
+    assert response.status_code == 401, response.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize("params", [{"response_type": "\x1f"}, {"prompt": "l\u00f6gin"}, {"state": "a\x7fb"},
+                                    {"response_type": 'co"de'}])
+def test_authorization_parameters_that_cannot_be_echoed(actions, spa, params):
+    # Found by the fuzz test: authlib refuses such text in an error description.
+    response = actions.authorize(spa, **params)
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert "Location" not in response.headers
+
+
 def _webauthn(client, path: str, body: bytes):  # noqa: ANN202
     token = csrf_token(client.get("/login").get_data(as_text=True))
     return client.post(path, data=body, content_type="application/json", headers={"X-CSRFToken": token})
