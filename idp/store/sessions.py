@@ -160,9 +160,12 @@ class RedisSessionInterface(SessionInterface):
             _index(pipe, session, self.absolute_ttl)
             pipe.execute()
         except ERRORS as exc:
-            # Too late to change the answer (it is usually the 503 of the same outage): the
-            # browser gets no cookie, so nothing points at a session that does not exist.
+            # The browser gets no cookie, so nothing points at a session that does not
+            # exist; and not the page either, whose form or redirect would need it: the
+            # answer becomes the 503 of an outage (issue 9, item 1: out of memory too).
             log.error("session not saved, redis unavailable: %s", exc)
+            if response.status_code < 500:
+                _unavailable(response)
             return
         response.set_cookie(
             name,
@@ -174,6 +177,15 @@ class RedisSessionInterface(SessionInterface):
             domain=domain,
             path=path,
         )
+
+
+def _unavailable(response: Response) -> None:
+    response.status_code = 503
+    response.set_data(b"Sign-in is unavailable for a moment. Please try again shortly.\n")
+    response.mimetype = "text/plain"
+    response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.pop("Location", None)
 
 
 # --- a person's sessions (the account page's "sessions and devices") ----------------------

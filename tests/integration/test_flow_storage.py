@@ -114,6 +114,14 @@ def test_redis_out_of_memory_answers_503(app, spa, full_redis):
     assert "unavailable" in response.get_data(as_text=True)
 
 
+def test_a_session_that_cannot_be_saved_answers_503(app, full_redis):
+    """GET /login writes nothing but the session (its CSRF token): a page whose form could
+    never be accepted is not shown."""
+    response = app.test_client().get("/login")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "idp_session" not in response.headers.get("Set-Cookie", "")
+
+
 @pytest.fixture
 def read_only_redis():
     """The tests' Redis turned into a replica of nobody: writes get READONLY."""
