@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import threading
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,3 +94,35 @@ def test_first_start_makes_one_active_and_one_next_key(attempt):
         assert states == ["active", "next"]
     finally:
         server.stop()
+
+
+def test_a_code_redeemed_while_the_session_signs_out_leaves_nothing_usable(live_server):
+    """Issue 9, item 4, raced: whichever commits first, after the sign-out neither the code
+    nor what it may have been exchanged for still works."""
+    import re
+
+    from tests.interop.oidc_http import Pkce, query
+
+    rp, email, password = _rp(live_server)
+    for _ in range(TRIALS):
+        browser = Browser()
+        pkce, state = Pkce(), secrets.token_urlsafe(8)
+        code = query(browser.navigate(rp.authorization_url(pkce, state, "n"), REDIRECT_URI, email, password))["code"]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(live_server.url + "/account").text).group(1)
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": pkce.verifier}
+        exchange, signed_out = _at_once(
+            lambda: rp.post("token_endpoint", data),
+            lambda: browser.post(live_server.url + "/account/sign-out", {"csrf_token": token}),
+        )
+        assert signed_out.status == 200, signed_out.text[:300]
+        if exchange.status == 200:
+            tokens = exchange.json()
+            assert rp.refresh(tokens["refresh_token"]).status == 400
+            userinfo = urllib.request.Request(live_server.url + "/userinfo",
+                                              headers={"Authorization": "Bearer " + tokens["access_token"]})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(userinfo)
+            assert refused.value.code == 401
+        else:
+            assert exchange.status == 400 and exchange.json()["error"] == "invalid_grant"
+        assert rp.post("token_endpoint", data).status == 400
