@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from flask import Flask, g, has_request_context, request
 from babel import dates as babel_dates
-from flask_babel import Babel, force_locale, get_locale, gettext, ngettext
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, force_locale, get_locale, gettext, ngettext, refresh
 from markupsafe import Markup
 
 from .texts import Text
@@ -47,6 +47,7 @@ def use_ui_locales(ui_locales: str | None) -> None:
     """A view that loaded an authorization request hands its `ui_locales` over here; it
     wins over the cookie and the header for the rest of the request."""
     g.idp_ui_locales = ui_locales
+    refresh()  # in case something was translated already
 
 
 def select_locale() -> str:

@@ -16,8 +16,8 @@ from . import audit, clock
 from .extensions import db
 from .models import Upstream, UpstreamLink, User, WebAuthnCredential
 from .net import check_url
-from .texts import N_
 from .security.keyring import KeyRing
+from .texts import N_
 from .upstream.client import Identity, Provider, UpstreamClient
 from .upstream.errors import UpstreamError
 

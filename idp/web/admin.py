@@ -30,8 +30,9 @@ from .paging import page_of
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 _USER_ACTIONS_DONE = {
-    "disable": lazy_gettext("disabled"), "enable": lazy_gettext("enabled"), "unlock": lazy_gettext("unlocked"),
-    "reset-mfa": lazy_gettext("two-factor authentication reset; an enrolment link was mailed to them"), "promote": lazy_gettext("made an admin"),
+    "disable": lazy_gettext("account disabled"), "enable": lazy_gettext("account enabled"), "unlock": lazy_gettext("unlocked"),
+    "reset-mfa": lazy_gettext("two-factor authentication reset; an enrolment link was mailed to them"),
+    "promote": lazy_gettext("made an admin"),
     "demote": lazy_gettext("no longer an admin"),
 }
 
