@@ -44,7 +44,7 @@ def done_message(code: str, provider: str) -> str | None:
     message = DONE.get(code)
     if message is None:
         return None
-    return str(message) % {"provider": provider[:100]} if "%(provider)s" in str(message) else str(message)
+    return str(message) % {"provider": provider[:100]}  # a sentence without the name ignores it
 
 
 def _max_age() -> int:
