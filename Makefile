@@ -43,9 +43,11 @@ run: install
 	$(BIN)/granian --interface wsgi --host 127.0.0.1 --port $(PORT) --workers 2 --blocking-threads 4 \
 		--no-ws --respawn-failed-workers wsgi:app
 
-# Debian's chromium for the browser tests (never a downloaded one), and the npm clients.
+# Debian's chromium for the browser tests (never a downloaded one) with a Japanese font, and
+# the npm clients.
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=ja | grep -q . || { apt-get update -qq && apt-get install -y -qq fonts-ipafont-gothic >/dev/null; }
 
 node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
