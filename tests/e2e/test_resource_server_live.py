@@ -98,7 +98,6 @@ def _new_token_with_kid(rp: RelyingParty, refresh_token: str, kid: str) -> tuple
 
 
 def test_example_resource_server_against_the_live_provider(live_server, example):
-    started = time.monotonic()
     email = f"rs-{secrets.token_hex(4)}@example.com"
     password = "rs " + secrets.token_urlsafe(12)
     live_server.create_user(email, password)
@@ -167,6 +166,3 @@ def test_example_resource_server_against_the_live_provider(live_server, example)
 
     # Refreshed tokens carry the original sign-in's authentication (acr, auth_time).
     assert example.call("/api/profile", token2).json()["auth_time"] == profile["auth_time"]
-
-    elapsed = time.monotonic() - started
-    assert elapsed < 40, f"took {elapsed:.0f}s"

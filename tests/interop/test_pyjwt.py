@@ -137,9 +137,6 @@ def test_pyjwkclient_verifies_access_tokens_across_key_rotation(live_server):
     assert rp.userinfo(new_token).status == 200
     assert rp.userinfo(tokens["access_token"]).status == 200
 
-    elapsed = time.monotonic() - started
-    assert elapsed < 60, f"took {elapsed:.0f}s"
-
 
 def _rejected(rp: RelyingParty, token: str, what: str) -> None:
     response = rp.userinfo(token)
