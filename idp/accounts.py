@@ -336,11 +336,16 @@ def request_password_reset(email: str, *, ip: str) -> None:
     if over:
         audit.emit("password.reset_requested", ip=ip, sent=False, limited=True)
         return
-    background.later("password-reset", _send_reset_link, email, ip=ip)
+    from . import i18n
+
+    # The job runs outside the request: it takes the page's language along.
+    background.later("password-reset", _send_reset_link, email, ip=ip, page_language=i18n.current())
 
 
-def _send_reset_link(email: str, *, ip: str) -> None:
+def _send_reset_link(email: str, *, ip: str, page_language: str) -> None:
     """The background half: one live link at a time, a new one ends the earlier ones."""
+    from . import i18n
+
     user = find_user(email) if "@" in email else None
     if user is None or user.disabled:
         audit.emit("password.reset_requested", ip=ip, known=False, sent=False)
@@ -357,8 +362,9 @@ def _send_reset_link(email: str, *, ip: str) -> None:
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
     db.session.commit()
+    language = user.locale if user.locale in i18n.LANGUAGES else page_language
     subject, body = mail.compose(
-        "password_reset", language_of(user), site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
+        "password_reset", language, site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
         minutes=current_app.config["IDP_RESET_TTL"] // 60,
     )
     mail.send(user.email, subject, body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from babel import dates as babel_dates
 from flask import Flask, g, has_request_context, request
@@ -99,12 +100,27 @@ def when(value: datetime | int | float | None, format: str = "medium") -> Markup
     return Markup('<time datetime="{}" data-local="{}">{}</time>').format(iso, format, format_when(moment, format))
 
 
+#: What a page's address keeps when the switch sends the browser back to it: the flow it
+#: belongs to, or the page it continues to. The rest is dropped, so a link's ?done= or
+#: ?error= text is never echoed into our pages (issue 9, item 13).
+KEPT_PARAMETERS = ("flow", "next")
+
+
+def back_here() -> str:
+    """This page's address, for the language switch to come back to (an authorization
+    request, say an error page of one, is asked again whole)."""
+    if request.path == "/authorize":
+        return request.full_path.rstrip("?")
+    kept = [(name, request.args[name]) for name in KEPT_PARAMETERS if name in request.args]
+    return request.path + ("?" + urlencode(kept) if kept else "")
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_domain="messages",
           default_translation_directories="translations")
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["when_text"] = format_when  # mail: text, no markup
-    app.jinja_env.globals.update(current_language=current, language_names=NAMES, languages=LANGUAGES)
+    app.jinja_env.globals.update(current_language=current, language_back=back_here, language_names=NAMES, languages=LANGUAGES)
 
 
 def try_again_in(seconds: int) -> str:

@@ -30,7 +30,7 @@ MAILED = {
     "mfa.added": _l("A second factor was added to your account"),
     "mfa.removed": _l("A second factor was removed from your account"),
     "mfa.recovery_code_used": _l("A recovery code was used to sign in"),
-    "mfa.reset": _l("Your second factors were reset by an administrator"),
+    # "mfa.reset" is not here: its own mail carries the link to enrol again (accounts.reset_mfa).
     "user.disabled": _l("Your account was disabled"),
     "lockout": _l("Sign-in locked after wrong codes"),
     "login.second_factor_budget_spent": _l("Someone knew your password but not your second factor"),

@@ -162,12 +162,7 @@ def enrolled(user: User, current: flow.Flow, kind: str, name: str, *, first: boo
     audit.emit("mfa.added", user_id=user.id, ip=client_ip(), kind=kind, name=name)
     codes = recovery.generate(user.id) if first else None
     db.session.commit()
-    web_session.unstash("enrol", keep=False)
-    kind_shown = "security key or passkey" if kind == "webauthn" else "authenticator app"
-    mail.send_later(user.email, "A second factor was added to your account", (
-        f"A {kind_shown} named {name!r} was added to your account at {current_app.config['IDP_ISSUER']}.\n\n"
-        "If this was not you, tell your administrator now: someone may know your password.\n"
-    ))
+    web_session.unstash("enrol", keep=False)  # the owner's mail: notifications, on "mfa.added"
     factor = "hwk" if kind == "webauthn" else "otp"
     flow.record_verified(current, user, {factor: clock.now()})
     onward = flow.continue_url(current) if current.id or current.next != "/account" else done_here("added")

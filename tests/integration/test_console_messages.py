@@ -56,5 +56,5 @@ def test_the_account_page_says_what_was_done_once(client, user):
         "password": "a new and long passphrase", "password_confirm": "a new and long passphrase",
     })
     assert done.status_code == 303 and "?" not in done.location, done.location
-    assert "password changed" in client.get(done.location).get_data(as_text=True)
-    assert "password changed" not in client.get(done.location).get_data(as_text=True)
+    assert "Your password was changed." in client.get(done.location).get_data(as_text=True)
+    assert "Your password was changed." not in client.get(done.location).get_data(as_text=True)

@@ -21,7 +21,7 @@ from tests.integration.test_onboarding import invite
 ALLOWED = {
     "English", "ID", "IP", "URI", "URL", "NUL", "acr", "pwd", "mfa", "phr", "kid", "alg", "client_id",
     "client_secret", "RS256", "ES256", "EdDSA", "http", "https", "localhost", "UTC", "NAME", "callback",
-    "login", "upstream", "ja", "en", "Google",
+    "login", "upstream", "ja", "en", "Google", "QR", "PKCE", "DPoP", "nonce", "offline_access", "RFC", "JWKS",
 }
 
 

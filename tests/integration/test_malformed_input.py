@@ -9,6 +9,7 @@ import pytest
 
 from idp import clock
 from tests.helpers import PASSWORD, Actions, csrf_token, make_user
+from tests.integration.test_mfa import totp_secret_of
 
 NOT_UTF8 = "Basic " + base64.b64encode(b"\xff\xfe:\xc3\x28").decode()
 
@@ -70,7 +71,7 @@ def test_confirming_a_totp_enrolment_after_switching_person(app, client, user, s
     browser.tokens(spa)  # alice
     page = client.get("/account/mfa/totp/new")
     assert page.status_code == 200
-    secret = page.get_data(as_text=True).split('id="totp-secret"')[1].split(">")[1].split("<")[0].strip()
+    secret = totp_secret_of(page.get_data(as_text=True))
     response = browser.login("/login?next=/account", email="bob@example.com")
     assert response.status_code == 303
     confirm = client.post("/account/mfa/totp/new", data={

@@ -164,7 +164,7 @@ def outbox(app) -> list:
     return [message_from_bytes(f.read_bytes(), policy=default) for f in files]
 
 
-def outbox_link(app, email, kind, wait=3.0):
+def outbox_link(app, email, kind, wait=30.0):
     """The link of the newest matching mail; such mail leaves in the background."""
     deadline = time.monotonic() + wait
     while True:

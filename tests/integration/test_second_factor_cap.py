@@ -42,7 +42,7 @@ def frozen(monkeypatch):
 @pytest.fixture
 def mails(monkeypatch):
     sent = []
-    monkeypatch.setattr(mail, "send_later", lambda to, subject, body: sent.append((to, subject, body)))
+    monkeypatch.setattr(mail, "send_later", lambda to, subject, body, **_: sent.append((to, subject, body)))
     return sent
 
 
