@@ -112,7 +112,7 @@ def back_here() -> str:
     if request.path == "/authorize":
         return request.full_path.rstrip("?")
     kept = [(name, request.args[name]) for name in KEPT_PARAMETERS if name in request.args]
-    return request.path + ("?" + urlencode(kept) if kept else "")
+    return request.path + ("?" + urlencode(kept, safe="/") if kept else "")
 
 
 def init_app(app: Flask) -> None:
