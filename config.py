@@ -75,7 +75,8 @@ class Config:
     IDP_ISSUER_NAME = os.environ.get("IDP_ISSUER_NAME") or None
     #: How long a pending sign-in (an authorization request waiting for the person) lives.
     IDP_FLOW_TTL = _int("IDP_FLOW_TTL", 900)
-    #: Sign-ins one client address (an IPv6 /64) may start per IDP_FLOW_TTL; then 429.
+    #: Sign-ins one client address (IPv6: its IDP_LOCKOUT_IPV6_PREFIX) may start per
+    #: IDP_FLOW_TTL; then 429.
     #: A flow is at most ~8 KB of Redis, so this bounds what one address can take.
     IDP_FLOWS_PER_ADDRESS = _int("IDP_FLOWS_PER_ADDRESS", 1000)
     #: The algorithm that signs ID and access tokens. RS256 is what every client expects.

@@ -94,6 +94,8 @@ class RedisSessionInterface(SessionInterface):
         self.redis = redis_client
         self.absolute_ttl = absolute_ttl
         self.idle_ttl = idle_ttl
+        #: The answer to give instead when the session cannot be saved (web.errors sets it).
+        self.unavailable: Callable[[], Response] | None = None
 
     def open_session(self, app: Flask, request: Request) -> RedisSession:
         sid = request.cookies.get(self.get_cookie_name(app))
@@ -164,8 +166,8 @@ class RedisSessionInterface(SessionInterface):
             # exist; and not the page either, whose form or redirect would need it: the
             # answer becomes the 503 of an outage (issue 9, item 1: out of memory too).
             log.error("session not saved, redis unavailable: %s", exc)
-            if response.status_code < 500:
-                _unavailable(response)
+            if response.status_code < 500 and self.unavailable is not None:
+                _replace(response, self.unavailable())
             return
         response.set_cookie(
             name,
@@ -179,13 +181,14 @@ class RedisSessionInterface(SessionInterface):
         )
 
 
-def _unavailable(response: Response) -> None:
-    response.status_code = 503
-    response.set_data(b"Sign-in is unavailable for a moment. Please try again shortly.\n")
-    response.mimetype = "text/plain"
-    response.headers["Retry-After"] = "5"
-    response.headers["Cache-Control"] = "no-store"
+def _replace(response: Response, answer: Response) -> None:
+    """Flask has already chosen the response object: make it say what `answer` says."""
+    response.status_code = answer.status_code
+    response.set_data(answer.get_data())
     response.headers.pop("Location", None)
+    for name in ("Content-Type", "Retry-After", "Cache-Control"):
+        if name in answer.headers:
+            response.headers[name] = answer.headers[name]
 
 
 # --- a person's sessions (the account page's "sessions and devices") ----------------------

@@ -97,6 +97,10 @@ def register(app: Flask) -> None:
         metrics.redis_unavailable()
         return _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
 
+    if hasattr(app.session_interface, "unavailable"):
+        # A session Redis refused to save (out of memory): the page that needed it is not shown.
+        app.session_interface.unavailable = lambda: _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
+
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> Response:
         # A lost connection (a database restart): the pool is rebuilt for the next request.

@@ -6,7 +6,6 @@ Every hosted page ends by calling `proceed`, so the decision lives in one place.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -19,6 +18,7 @@ from ..authn import acr as acrs
 from ..authn.policy import AuthState, Demand, Satisfied
 from ..authn.steps import Step, next_step, user_floor
 from ..extensions import db
+from ..lockout.addresses import counted_address
 from ..models import User
 from ..oauth import authorize as authz
 from ..store import flows, pending
@@ -63,7 +63,8 @@ def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
     evict, mine = mine[:excess], mine[excess:]
     flow_id = flows.put(
         {"params": params, "bind": web_session.browser_binding(), "login_hint": req.login_hint},
-        c["IDP_FLOW_TTL"], address=address_bucket(device.client_ip()), per_address=c["IDP_FLOWS_PER_ADDRESS"],
+        c["IDP_FLOW_TTL"], address=counted_address(device.client_ip(), v6_prefix=c["IDP_LOCKOUT_IPV6_PREFIX"]),
+        per_address=c["IDP_FLOWS_PER_ADDRESS"],
         evict=evict,
     )
     if flow_id is None:
@@ -71,19 +72,6 @@ def start(params: dict[str, str], req: authz.AuthorizationRequest) -> str:
         raise TooManyFlows()
     web_session.note_open_flows([*mine, flow_id])
     return flow_id
-
-
-def address_bucket(address: str) -> str:
-    """What one client controls: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 def load(flow_id: str | None, next_path: str | None = None) -> Flow | None:

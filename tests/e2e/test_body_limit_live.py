@@ -1,4 +1,4 @@
-"""Issue 9, item 2 against gunicorn: a 256 MB POST is answered 413 from its headers alone,
+"""Issue 9, item 2 against the live server: a 256 MB POST is answered 413 from its headers alone,
 and no worker grows by what was sent."""
 
 from __future__ import annotations
