@@ -220,8 +220,12 @@ def reset_mfa(user: User, *, actor: User | None) -> IssuedLink:
 
 
 def needs_enrolment_link(user: User, enrolled: set[str]) -> bool:
-    """An account that must have a second factor and has none enrols with a mailed link."""
-    return user.mfa_required and not enrolled
+    """An account whose second factors were reset, and which has none yet, enrols only with
+    a mailed link. (An account the operator provisioned with `--require-mfa`, or imported
+    so, has never had one: it enrols at its first sign-in, as the operator arranged.)"""
+    if not user.mfa_required or enrolled:
+        return False
+    return db.session.scalar(select(EnrolmentLink.id).where(EnrolmentLink.user_id == user.id).limit(1)) is not None
 
 
 ENROLMENT_LINKS_PER_HOUR = 3

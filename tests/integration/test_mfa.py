@@ -121,7 +121,7 @@ def add_security_key(app, user_id: int) -> None:
     from idp.models import WebAuthnCredential
 
     with app.app_context():
-        db.session.add(WebAuthnCredential(user_id=user_id, credential_id=b"key-" + bytes([user_id]), public_key=b"-",
+        db.session.add(WebAuthnCredential(user_id=user_id, credential_id=f"key-{user_id}".encode(), public_key=b"-",
                                           name="Key", created_at=clock.now()))
         db.session.commit()
 
