@@ -68,17 +68,6 @@ def _send_quietly(to: str, subject: str, body: str, html: str | None = None) -> 
         pass  # logged by _smtp
 
 
-def password_used_notice(to: str, *, failures: int, ip: str) -> None:
-    """Wrong second factors after a right password: whoever typed them knows the password."""
-    body = (
-        f"Someone signed in to your account at {current_app.config['IDP_ISSUER']} with your password,\n"
-        f"then entered {failures} wrong codes for your second factor (the last from address {ip}).\n\n"
-        "If this was not you, someone else knows your password: change it now on your account\n"
-        "page, and review your sessions there. Your second factor has stopped them so far.\n"
-    )
-    send_later(to, "Your password was used: change it", body)
-
-
 def _smtp(url: str, message: EmailMessage) -> None:
     """smtp://[user:pass@]host[:port][?starttls=1], or smtps:// for TLS from the start."""
     parts = urlsplit(url)

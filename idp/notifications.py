@@ -33,7 +33,7 @@ MAILED = {
     # "mfa.reset" is not here: its own mail carries the link to enrol again (accounts.reset_mfa).
     "user.disabled": _l("Your account was disabled"),
     "lockout": _l("Sign-in locked after wrong codes"),
-    "login.second_factor_budget_spent": _l("Someone knew your password but not your second factor"),
+    "mfa.failures_notified": _l("Your password was used: change it"),
 }
 
 

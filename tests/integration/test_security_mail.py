@@ -98,10 +98,11 @@ def test_wrong_codes_after_the_right_password(app, user, inbox):
     wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1000000:06d}"
     browser = Actions(app.test_client())
     mfa = browser.login("/login?next=/account").location
-    for _ in range(4):
+    for _ in range(app.config["IDP_MFA_FAILURE_NOTIFY"]):
         browser.second_factor(mfa, code=wrong)
-    text, _ = security_mail(inbox, "Someone knew your password but not your second factor")
-    assert "someone knows your password" in text
+    text, _ = security_mail(inbox, "Your password was used: change it")
+    assert "someone knows your password" in text and "3 wrong codes" in text
+    assert subjects(inbox).count("Your password was used: change it") == 1
 
 
 def test_lockout_after_wrong_codes(app, user, inbox, monkeypatch):
