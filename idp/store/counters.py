@@ -100,8 +100,9 @@ return result
 # KEYS: counters. ARGV: now, reservation id, then per key: op, reset (ms), ttl (s), notify.
 # op f: the attempt failed (its reservation becomes a failure; counted even when the
 # reservation is gone, lost in a failover or expired: a failure is never dropped); r: give
-# the reservation back; x: forget the settled failures (the reservations of others stay). Answers {failures, mailed} per key: mailed is 1 for the one
-# failure that first reaches `notify` (0: never) since the counter started.
+# the reservation back; x: forget the settled failures (the reservations of others stay).
+# Answers {failures, mailed} per key: mailed is 1 for the one failure that first reaches
+# `notify` (0: never) since the counter started.
 _SETTLE = _LOAD + """
 local now, rid = tonumber(ARGV[1]), ARGV[2]
 local result = {}
