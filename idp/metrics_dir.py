@@ -33,12 +33,13 @@ VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 def _started(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (proc(5), field 22), or None if
-    there is no such process."""
+    there is no such process, or only its corpse (a zombie not yet reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _alive(name: str) -> bool:

@@ -115,7 +115,7 @@ def start(extra_env: dict | None = None, workers: int = 2, server: str = "grania
     }[server]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)
-    wait_until_serving(port, process, tmp / "server.log", server.stop, "the live server", 30)
+    wait_until_serving(port, process, tmp / "server.log", server.stop, "the live server", 60)  # a loaded machine (CI beside other work) starts slowly
     return server
 
 

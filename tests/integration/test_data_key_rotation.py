@@ -17,12 +17,12 @@ OLD = TEST_CONFIG["IDP_DATA_KEYS"]
 NEW = "n2:" + "B" * 43
 
 
-def _sealed_refresh(app) -> None:  # noqa: ANN001
+def _sealed_refresh(app, user_id: int) -> None:  # noqa: ANN001
     """A refresh token whose successor waits, encrypted, for the client's grace window."""
     with app.app_context():
         keyring = app.extensions["idp.keyring"]
         now = clock.now()
-        db.session.execute(insert(Grant), [{"id": "g1", "user_id": 1, "client_id": "c", "scope": "openid", "auth_time": now,
+        db.session.execute(insert(Grant), [{"id": "g1", "user_id": user_id, "client_id": "c", "scope": "openid", "auth_time": now,
                                             "acr": "pwd", "amr": ["pwd"], "created_at": now, "expires_at": now + 60}])
         db.session.execute(insert(RefreshToken), [{"token_hash": "h" * 64, "grant_id": "g1", "client_id": "c", "scope": "openid",
                                                    "issued_at": now, "rotated_at": now,
@@ -44,7 +44,7 @@ def _kids(app) -> set[str]:  # noqa: ANN001
 def test_secrets_move_to_the_new_key_and_the_old_one_can_go(app, client, user, spa):
     secret = add_totp(app, user.id)
     client.get("/jwks.json")  # the signing keys exist, under the old key
-    _sealed_refresh(app)
+    _sealed_refresh(app, user.id)
     assert _kids(app) == {"t1"}
 
     both = create_app({**TEST_CONFIG, "IDP_DATA_KEYS": f"{NEW},{OLD}"})
