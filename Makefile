@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test browser node wrk peer redis-ha install-bench bench messages translations
+.PHONY: run test install install-test browser node wrk peer redis-ha apache install-bench bench messages translations
 
 $(BIN)/idp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ node:
 redis-ha:
 	@command -v redis-sentinel >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-sentinel >/dev/null; }
 
+# Real Apache with mod_auth_openidc for the recipe test (docs/recipes/mod_auth_openidc.conf).
+apache:
+	@test -e /usr/lib/apache2/modules/mod_auth_openidc.so || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends apache2 libapache2-mod-auth-openidc >/dev/null; }
+
 # The benchmark's load generator (Debian's wrk) and its peer (npm's oidc-provider).
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -70,7 +75,7 @@ $(BIN)/gunicorn: $(BIN)/idp
 
 install-bench: $(BIN)/gunicorn wrk peer
 
-install-test: install browser node wrk peer redis-ha
+install-test: install browser node wrk peer redis-ha apache
 
 # Our provider beside node-oidc-provider under the same load, one table (bench/README.md).
 # Options after BENCH_ARGS=, e.g. make bench BENCH_ARGS="--scale" or "--smoke".

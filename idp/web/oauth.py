@@ -7,12 +7,11 @@ import json
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_babel import gettext
+from idp_resource.dpop import InvalidProof
 
 from .. import i18n, metrics
 from ..authn import policy
 from ..extensions import csrf, db
-from idp_resource.dpop import InvalidProof
-
 from ..oauth import access, authorize as authz, dpop, revocation
 from ..oauth.claims import claims_for
 from . import cors, flow, session as web_session

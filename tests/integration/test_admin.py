@@ -123,6 +123,22 @@ def test_clients_from_the_console(app, client, admin):
         assert db.session.execute(text("SELECT count(*) FROM clients")).scalar() == 0
 
 
+def test_client_policies_from_the_console(app, client, admin):
+    sign_in(client, "root@example.com", admin[1])
+    page = post(client, "/admin/clients", name="apache", redirect_uris="https://app.example/redirect_uri",
+                pkce_optional="1", refresh_grace_seconds="", refresh_tokens_always="1",
+                backchannel_logout_uri="https://app.example/bc", dpop_bound="1")
+    client_id = page.get_data(as_text=True).split('id="client-id">')[1].split("<")[0]
+    detail = client.get(f"/admin/clients/{client_id}").get_data(as_text=True)
+    assert "PKCE optional" in detail and "refresh grace 30 s" in detail and "DPoP required" in detail
+    assert 'id="client-backchannel-uri">https://app.example/bc<' in detail
+    bad = post(client, "/admin/clients", name="spa", redirect_uris="http://localhost:3000/cb", public="1",
+               pkce_optional="1")
+    assert "PKCE is always required" in client.get(bad.location).get_data(as_text=True)
+    bad = post(client, "/admin/clients", name="web", redirect_uris="https://app.example/cb", refresh_grace_seconds="x")
+    assert "number of seconds" in client.get(bad.location).get_data(as_text=True)
+
+
 def test_keys_and_audit_from_the_console(app, client, admin):
     sign_in(client, "root@example.com", admin[1])
     client.get("/jwks.json")
