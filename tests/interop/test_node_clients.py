@@ -35,8 +35,11 @@ def run_flow(live_server, *, public: bool, client_auth: str) -> dict:
     email = f"node-{secrets.token_hex(6)}@example.com"
     password = "node " + secrets.token_urlsafe(18)
     live_server.create_user(email, password)
+    # Strict rotation, so that the client sees a reused refresh token refused (a
+    # confidential client's default grace window would hand it the same successor).
     created = live_server.create_client(
-        public=public, redirect_uri=REDIRECT_URI, post_logout_redirect_uri=POST_LOGOUT_URI
+        public=public, redirect_uri=REDIRECT_URI, post_logout_redirect_uri=POST_LOGOUT_URI,
+        refresh_grace_seconds=0,
     )
     assert ("client_secret" in created) is not public, created
     env = {
