@@ -52,7 +52,8 @@ def test_a_full_run_logs_no_secret_code_token_or_password():
     seen: dict[str, str] = {"metrics token": metrics_token}
     try:
         # The operator.
-        registered = server.create_client(public=False, redirect_uri=REDIRECT_URI)
+        # Strict rotation: the run below reuses a refresh token and expects the refusal.
+        registered = server.create_client(public=False, redirect_uri=REDIRECT_URI, refresh_grace_seconds=0)
         seen["client secret"] = registered["client_secret"]
         email, password = "logs@example.com", "a long password " + secrets.token_hex(8)
         seen["password"] = password
