@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 
 from tests import live, redis_db
 from tests.interop.oidc_http import Browser, Pkce, RelyingParty, find_form, query, request
+from tests.integration.test_mfa import totp_secret_of
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +93,7 @@ def test_a_full_run_logs_no_secret_code_token_or_password():
         # An authenticator app, and the recovery codes shown once.
         page = browser.get(server.url + "/account/mfa/totp/new")
         assert page.status == 200, page.status
-        totp_secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text).group(1)
+        totp_secret = totp_secret_of(page.text)
         seen["totp secret"] = totp_secret
         form = find_form(page.text, "code").hidden()
         done = browser.post(server.url + "/account/mfa/totp/new", {**form, "code": pyotp.TOTP(totp_secret).now()})
