@@ -238,7 +238,7 @@ class Side:
 
 
 def people(n: int) -> list[str]:
-    return [f"person{i:03d}@bench.test" for i in range(n)]
+    return [f"person{i:03d}@bench.example.com" for i in range(n)]
 
 
 def prepare_ours(ours: Ours, n_people: int) -> dict:

@@ -51,7 +51,7 @@ def load(dsn: str, sizes: Sizes, argon2_params: dict) -> dict[str, float]:
             " session_epoch) FROM STDIN"
         ) as copy:
             for i in range(sizes.users):
-                copy.write_row((secrets.token_urlsafe(16), f"scale-{i:06d}@bench.test", f"Scale {i}", digest,
+                copy.write_row((secrets.token_urlsafe(16), f"scale-{i:06d}@bench.example.com", f"Scale {i}", digest,
                                 False, False, False, now - rng.randrange(365 * DAY), 0))
         user_ids = [row[0] for row in conn.execute("SELECT id FROM users WHERE email LIKE 'scale-%'")]
         timings["users"] = time.monotonic() - started
