@@ -28,7 +28,7 @@ SPA_REDIRECT = "http://127.0.0.1:9/spa/callback"
 #: The peer's resource indicators (RFC 8707) and the algorithm of their JWT access tokens.
 RS256_RESOURCE = "https://rs256.bench.test"
 ES256_RESOURCE = "https://es256.bench.test"
-SCOPE = "openid email profile"
+SCOPE = "openid email profile offline_access"  # refresh tokens only with offline_access (ours)
 
 
 def pkce_pair() -> tuple[str, str]:
