@@ -52,12 +52,13 @@ def find_user(email: str) -> User | None:
 
 # --- invitations --------------------------------------------------------------------------
 
-def language_of(user: User) -> str:
-    """The language to write to a person in: theirs, else the request's (they are the one
-    asking, on the page at hand), else English."""
+def language_of(user: User, fallback: str | None = None) -> str:
+    """The language to write to a person in: theirs, else `fallback` (a background job's
+    page language), else the request's (they are the one asking, on the page at hand),
+    else English."""
     from . import i18n
 
-    return user.locale if user.locale in i18n.LANGUAGES else i18n.current()
+    return user.locale if user.locale in i18n.LANGUAGES else (fallback or i18n.current())
 
 
 def invite(email: str, *, actor: User | None, is_admin: bool = False, require_mfa: bool = False,
@@ -348,8 +349,6 @@ def request_password_reset(email: str, *, ip: str) -> None:
 
 def _send_reset_link(email: str, *, ip: str, page_language: str) -> None:
     """The background half: one live link at a time, a new one ends the earlier ones."""
-    from . import i18n
-
     user = find_user(email) if "@" in email else None
     if user is None or user.disabled:
         audit.emit("password.reset_requested", ip=ip, known=False, sent=False)
@@ -366,9 +365,8 @@ def _send_reset_link(email: str, *, ip: str, page_language: str) -> None:
                                  expires_at=now + current_app.config["IDP_RESET_TTL"]))
     audit.emit("password.reset_requested", user_id=user.id, ip=ip, known=True, sent=True)
     db.session.commit()
-    language = user.locale if user.locale in i18n.LANGUAGES else page_language
     subject, body = mail.compose(
-        "password_reset", language, site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
+        "password_reset", language_of(user, page_language), site=_issuer(), url=f"{_issuer()}/password/reset/{token}",
         minutes=current_app.config["IDP_RESET_TTL"] // 60,
     )
     mail.send(user.email, subject, body)

@@ -109,7 +109,7 @@ KEPT_PARAMETERS = ("flow", "next")
 def back_here() -> str:
     """This page's address, for the language switch to come back to (an authorization
     request, say an error page of one, is asked again whole)."""
-    if request.path == "/authorize":
+    if request.endpoint == "oauth.authorize":
         return request.full_path.rstrip("?")
     kept = [(name, request.args[name]) for name in KEPT_PARAMETERS if name in request.args]
     return request.path + ("?" + urlencode(kept, safe="/") if kept else "")

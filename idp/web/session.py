@@ -30,12 +30,16 @@ def current_user() -> tuple[User, AuthState] | tuple[None, None]:
     if state is None:
         return None, None
     user = db.session.get(User, state.user_id)
-    if user is None or user.disabled or state.epoch != user.session_epoch:
+    return (user, state) if _still_signed_in(user, state) else (None, None)
+
+
+def _still_signed_in(person: User | SignedInPerson | None, state: AuthState) -> bool:
+    """The session's person still exists, is enabled and has not ended their sessions
+    since (the epoch); a session that fails this forgets its sign-in."""
+    if person is None or person.disabled or state.epoch != person.session_epoch:
         session.pop("auth", None)
-        return None, None
-    if acr_level(state.factors) is None:
-        return None, None  # a second factor alone (mid password reset) is no sign-in
-    return user, state
+        return False
+    return acr_level(state.factors) is not None  # a second factor alone (mid password reset) is no sign-in
 
 
 _USERS = User.__table__
@@ -56,12 +60,7 @@ def signed_in_person() -> tuple[SignedInPerson, AuthState] | tuple[None, None]:
         return None, None
     row = read_row(_SIGNED_IN, {"user_id": state.user_id})
     person = SignedInPerson(*row) if row is not None else None
-    if person is None or person.disabled or state.epoch != person.session_epoch:
-        session.pop("auth", None)
-        return None, None
-    if acr_level(state.factors) is None:
-        return None, None
-    return person, state
+    return (person, state) if _still_signed_in(person, state) else (None, None)
 
 
 def record_factors(user: User, factors: dict[str, int]) -> AuthState:

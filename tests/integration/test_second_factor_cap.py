@@ -10,10 +10,11 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from idp import clock, mail
+from idp import mail
 from idp.extensions import db
 from idp.lockout.regulator import Attempt, account_key
 from tests.helpers import Actions, add_recovery_codes, add_totp
+from tests.integration.test_lockout import frozen  # noqa: F401 (fixture: a clock the test moves)
 
 CAP = 6
 DAY = 86400
@@ -22,21 +23,6 @@ DAY = 86400
 @pytest.fixture
 def settings():
     return {"IDP_MFA_FAILURE_CAP": CAP, "IDP_MFA_FAILURE_NOTIFY": 3}
-
-
-class Clock:
-    def __init__(self, monkeypatch):
-        self.now = clock.now()
-        monkeypatch.setattr(clock, "now", lambda: self.now)
-        monkeypatch.setattr(clock, "now_ms", lambda: self.now * 1000)
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture
