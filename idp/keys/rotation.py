@@ -32,7 +32,8 @@ def generate(alg: str, keyring: KeyRing, state: str) -> SigningKey:
         key = OKPKey.generate_key("Ed25519", private=True)
     else:
         raise ValueError(f"unsupported algorithm {alg!r}; choose from {', '.join(ALGORITHMS)}")
-    kid = secrets.token_urlsafe(12)
+    # Hex, not base64url: a kid starting with "-" read as an option by `idp keys revoke KID`.
+    kid = secrets.token_hex(12)
     public = key.as_dict(private=False, kid=kid, alg=alg, use="sig")
     now = clock.now()
     row = SigningKey(
