@@ -52,6 +52,7 @@ browser:
 node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/upstream && npm ci --no-audit --no-fund --loglevel=error
+	cd examples/spa && npm ci --no-audit --no-fund --loglevel=error
 
 # Debian's redis-sentinel (and redis-server, redis-cli) for the Sentinel and Cluster tests.
 redis-ha:

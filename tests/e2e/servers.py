@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SPA_DIR = Path(__file__).resolve().parent / "spa"
 OIDC_CLIENT_TS = ROOT / "tests/node/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js"
 
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".json": "application/json"}
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css; charset=utf-8",
+    ".map": "application/json",
+}
 
 
 class _Quiet(BaseHTTPRequestHandler):
@@ -63,18 +69,18 @@ class _SpaHandler(_Quiet):
             path = "/index.html"
         if path == "/config.json":
             return self._send(200, json.dumps(spa.config).encode(), _TYPES[".json"])
-        if path == "/oidc-client-ts.min.js":
-            return self._send(200, OIDC_CLIENT_TS.read_bytes(), _TYPES[".js"])
         name = path.lstrip("/")
-        file = SPA_DIR / name
+        file = spa.files.get(path) or spa.directory / name
         if "/" in name or not file.is_file():
             return self._send(404, b"not found", "text/plain")
         headers = {}
         if file.suffix == ".html":
-            # No inline script anywhere in the app, and it talks to the provider only.
+            # No inline script anywhere in the app, and it talks to the provider (and its
+            # API) only.
             issuer = spa.config.get("issuer", "")
+            connect = " ".join(["'self'", issuer, *spa.connect_also])
             headers["Content-Security-Policy"] = (
-                f"default-src 'self'; connect-src 'self' {issuer}; frame-src {issuer}; base-uri 'none'"
+                f"default-src 'self'; connect-src {connect}; frame-src {issuer}; base-uri 'none'"
             )
         return self._send(200, file.read_bytes(), _TYPES.get(file.suffix, "application/octet-stream"), headers)
 
@@ -82,18 +88,24 @@ class _SpaHandler(_Quiet):
 
 
 class SpaServer(_Server):
-    """Serves tests/e2e/spa/ and the oidc-client-ts browser build; /config.json says which
-    provider and client the app uses."""
+    """Serves a browser app's static files: by default tests/e2e/spa/ and the oidc-client-ts
+    browser build, or another folder (a built app); /config.json says which provider and
+    client the app uses. `connect_also`: origins besides the provider the app may fetch."""
 
     handler = _SpaHandler
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path = SPA_DIR, *, files: dict[str, Path] | None = None,
+                 redirect_path: str = "/callback.html", connect_also: tuple[str, ...] = ()) -> None:
+        self.directory = directory
+        self.files = {"/oidc-client-ts.min.js": OIDC_CLIENT_TS} if files is None else files
+        self.redirect_path = redirect_path
+        self.connect_also = connect_also
         super().__init__()
         self.config: dict = {}
 
     @property
     def redirect_uri(self) -> str:
-        return self.origin + "/callback.html"
+        return self.origin + self.redirect_path
 
     @property
     def post_logout_redirect_uri(self) -> str:

@@ -1,4 +1,4 @@
-"""The example resource server (examples/resource_server.py) against the live provider over
+"""The example resource server (examples/api/app.py) against the live provider over
 real HTTP: a password-only token reads /api/profile, gets RFC 9470's step-up challenge from
 /api/admin and /api/payment, and keeps verifying across signing-key rotations without a
 restart: old tokens with the retired (still published) key, new ones after a JWKS refetch
@@ -66,10 +66,10 @@ class RunningExample:
 
 @pytest.fixture
 def example(live_server):
-    spec = importlib.util.spec_from_file_location("resource_server_example", ROOT / "examples" / "resource_server.py")
+    spec = importlib.util.spec_from_file_location("resource_server_example", ROOT / "examples" / "api" / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    # The example as `python examples/resource_server.py --issuer …` builds it, on a thread
+    # The example as `python examples/api/app.py --issuer …` builds it, on a thread
     # of this process so the test can watch its JWKS cache.
     app = module.create_app(live_server.url, min_refetch_interval=MIN_REFETCH_INTERVAL)
     port = free_port()

@@ -2,7 +2,8 @@
 
 Run the provider (`make run`, at http://localhost:5000), then, from the repository root::
 
-    python examples/resource_server.py --issuer http://localhost:5000 --port 5001
+    python examples/api/app.py --issuer http://localhost:5000 --port 5001 \
+        --cors-origin http://localhost:5173      # the browser app of examples/spa
 
 and call it with an access token from the provider's token endpoint::
 
@@ -23,18 +24,24 @@ A token that falls short gets RFC 9470's challenge, for instance::
         error_description="A stronger authentication is required", acr_values="mfa"
 
 and the client asks the provider again with `acr_values=mfa` (and `max_age=300`): the
-person is asked only for the factor that is missing. See examples/README.md.
+person is asked only for the factor that is missing. DPoP-bound tokens (RFC 9449, the
+SPA's) come as `Authorization: DPoP <token>` with a `DPoP` proof; idp_resource checks
+both. See examples/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-# Runnable from a checkout without installing the package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+# Runnable from a checkout without installing the package (`pip install ./resource[flask]`),
+# as a script or loaded from its file.
+sys.path[:0] = [str(HERE), str(HERE.parents[1] / "resource")]
 
+from cross_origin import allow_origins  # noqa: E402
 from flask import Flask, g  # noqa: E402
 
 from idp_resource import ResourceServer  # noqa: E402
@@ -50,13 +57,16 @@ def create_app(
     *,
     discover: bool = False,
     min_refetch_interval: float = 10,
+    cors_origins: Sequence[str] = (),
 ) -> Flask:
-    """The example API; `app.extensions["resource_server"]` is its ResourceServer."""
+    """The example API; `app.extensions["resource_server"]` is its ResourceServer.
+    `cors_origins`: the browser apps allowed to call it (their origins)."""
     rs = ResourceServer(
         issuer, audience, jwks_uri, discover=discover, min_refetch_interval=min_refetch_interval
     )
-    app = Flask("resource_server")
+    app = Flask("example_api")
     app.extensions["resource_server"] = rs
+    allow_origins(app, cors_origins)
 
     def who() -> dict:
         claims = g.token_claims
@@ -88,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--discover", action="store_true", help="take jwks_uri from the discovery document")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a browser app's origin allowed to call the API (repeatable)")
     args = parser.parse_args(argv)
-    app = create_app(args.issuer, args.audience, args.jwks_uri, discover=args.discover)
+    app = create_app(args.issuer, args.audience, args.jwks_uri, discover=args.discover, cors_origins=args.cors_origin)
     app.run(host=args.host, port=args.port, threaded=True)
 
 
