@@ -1,7 +1,8 @@
 // Builds the app into dist/: one bundle (src/ with oidc-client-ts) beside the static files
 // of public/. With --serve it also serves dist/ at http://localhost:5173 (SPA_PORT moves it).
-// SPA_OUTDIR builds elsewhere (the e2e test builds into a folder of its own).
-import { cpSync, rmSync } from "node:fs";
+// SPA_OUTDIR builds elsewhere (the e2e test builds into a folder of its own). SPA_ISSUER,
+// SPA_CLIENT_ID and SPA_API override the values of public/config.json in the build.
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as esbuild from "esbuild";
 
 const serve = process.argv.includes("--serve");
@@ -9,6 +10,13 @@ const outdir = process.env.SPA_OUTDIR ? `${process.env.SPA_OUTDIR.replace(/\/$/,
 
 rmSync(outdir, { recursive: true, force: true });
 cpSync(new URL("./public/", import.meta.url).pathname, outdir, { recursive: true });
+const config = JSON.parse(readFileSync(`${outdir}config.json`, "utf8"));
+for (const [name, variable] of [["issuer", "SPA_ISSUER"], ["client_id", "SPA_CLIENT_ID"], ["api", "SPA_API"]]) {
+  if (process.env[variable]) {
+    config[name] = process.env[variable];
+  }
+}
+writeFileSync(`${outdir}config.json`, `${JSON.stringify(config, null, 2)}\n`);
 
 const options = {
   entryPoints: [new URL("./src/main.js", import.meta.url).pathname],

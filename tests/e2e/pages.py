@@ -73,10 +73,30 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
+def _jwt_part(token: str, index: int) -> dict:
+    part = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
 def jwt_claims(token: str) -> dict:
     """The payload of a JWT, unverified (the signature is other tests' business)."""
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return _jwt_part(token, 1)
+
+
+def jwt_header(token: str) -> dict:
+    """The protected header of a JWT (kid, typ, a DPoP proof's jwk), unverified."""
+    return _jwt_part(token, 0)
+
+
+def sign_out_at_provider(page: Page, issuer: str, signed_out_uri: str) -> None:
+    """After the app sent the browser to the end-session endpoint: confirm if the provider
+    asks (with a valid id_token_hint it need not), and wait for the post-logout URI."""
+    signed_out = re.compile("^" + re.escape(signed_out_uri) + r"(\?|$)")
+    confirm = re.compile("^" + re.escape(issuer) + r"/logout")
+    page.wait_for_url(lambda url: bool(signed_out.match(url) or confirm.match(url)))
+    if confirm.match(page.url):
+        page.locator("#logout-confirm").click()
+        page.wait_for_url(signed_out)
 
 
 # --- second factors on the hosted pages ---------------------------------------------------

@@ -12,7 +12,6 @@ Screenshots of each screen go to artifacts/spa/.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -23,13 +22,14 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from joserfc.jwk import import_key
 from werkzeug.serving import make_server
 
 from tests.dpop import DpopKey
 from tests.interop.oidc_http import request
 from tests.live import free_port
 
-from .pages import expect, jwt_claims, sign_in, wait_for_login_page
+from .pages import expect, jwt_claims, jwt_header, sign_in, sign_out_at_provider, wait_for_login_page
 from .servers import ROOT, SpaServer
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +96,7 @@ def journey(live_server, spa_build):
     spa.connect_also = (api.origin,)
     client = live_server.cli_json(
         "clients", "create", "--name", "はなまる経費", "--public", "--dpop",
-        "--redirect-uri", spa.origin + "/", "--post-logout-redirect-uri", spa.origin + "/signed-out.html",
+        "--redirect-uri", spa.redirect_uri, "--post-logout-redirect-uri", spa.post_logout_redirect_uri,
     )
     spa.config = {"issuer": live_server.url, "client_id": client["client_id"], "api": api.origin,
                   "renew_before_expiry_seconds": RENEW_EARLY}
@@ -169,17 +169,9 @@ def wait_for_renewal(page, after: int) -> int:  # noqa: ANN001
     return renewals(page)
 
 
-def kid(token: str) -> str:
-    header = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
-
-
 def proof_key(proof: str) -> str:
     """The RFC 7638 thumbprint of the key in a DPoP proof's header."""
-    from joserfc.jwk import import_key
-
-    header = proof.split(".")[0]
-    return import_key(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["jwk"]).thumbprint()
+    return import_key(jwt_header(proof)["jwk"]).thumbprint()
 
 
 def code_after(secret: str, step: int | None) -> tuple[str, int]:
@@ -320,7 +312,7 @@ def test_spa_signs_in_steps_up_renews_survives_rotation_and_signs_out(page, jour
     live_server.cli("keys", "rotate")
     active = live_server.cli_json("keys", "rotate")["kid"]  # a key the API has never seen
     deadline = time.monotonic() + 60
-    while kid(traffic.tokens[-1]["access_token"]) != active:
+    while jwt_header(traffic.tokens[-1]["access_token"])["kid"] != active:
         assert time.monotonic() < deadline, "no token signed by the new key"
         count = wait_for_renewal(page, count)
     page.locator("#call-profile").click()
@@ -330,12 +322,7 @@ def test_spa_signs_in_steps_up_renews_survives_rotation_and_signs_out(page, jour
 
     # --- sign-out at the provider --------------------------------------------------------
     page.locator("#sign-out").click()
-    signed_out = re.compile("^" + re.escape(spa.origin + "/signed-out.html") + r"(\?|$)")
-    confirm = re.compile("^" + re.escape(issuer) + r"/logout")
-    page.wait_for_url(lambda url: bool(signed_out.match(url) or confirm.match(url)))
-    if confirm.match(page.url):
-        page.locator("#logout-confirm").click()
-        page.wait_for_url(signed_out)
+    sign_out_at_provider(page, issuer, spa.post_logout_redirect_uri)
     status(page, "signed-out")
     shot(page, "06-signed-out")
     gone = page.evaluate("""() => new Promise((resolve) => {
