@@ -156,6 +156,9 @@ class AuthorizationCode(db.Model):
     sid: Mapped[str | None] = mapped_column(String(64))
     #: The person's claims the `claims` parameter asked the ID token for (OIDC Core §5.5).
     id_token_claims: Mapped[list | None] = mapped_column(JSON)
+    #: The `dpop_jkt` of the authorization request: the code is redeemed only with a proof
+    #: of that key (RFC 9449 §10).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     #: Set atomically by the one redemption that wins; later ones see it and revoke.
     used_at: Mapped[int | None] = mapped_column(BigInteger)

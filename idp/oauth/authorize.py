@@ -19,7 +19,7 @@ from flask import current_app
 from ..authn import acr as acrs
 from ..models import Client, User
 from ..extensions import db
-from . import jwt, pkce
+from . import dpop, jwt, pkce
 from .server import AuthorizationServer, StoredAuthorizationRequest
 
 RESPONSE_MODES = ("query", "form_post")
@@ -139,6 +139,7 @@ def validate(server: AuthorizationServer, params: dict[str, str], uri: str) -> A
             params.get("code_challenge"), params.get("code_challenge_method"),
             required=client.pkce_required or client.is_public, nonce=params.get("nonce"), scope=grant.request.scope,
         )
+        dpop.check_jkt_parameter(params.get("dpop_jkt"))
         req = AuthorizationRequest(
             params=params,
             client=client,

@@ -8,7 +8,10 @@ signature check and one Redis round trip."""
 
 from __future__ import annotations
 
+import re
+
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import current_app, request
 from idp_resource.dpop import LEEWAY, MAX_AGE, InvalidProof, Proof, verify_proof
 
@@ -17,6 +20,7 @@ from ..store import proofs
 
 #: Discovery's dpop_signing_alg_values_supported.
 ALGS = ["ES256", "RS256", "EdDSA"]
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class InvalidDpopProof(OAuth2Error):
@@ -39,10 +43,17 @@ def _proof(path: str, access_token: str | None = None) -> Proof | None:
     return proof
 
 
+def check_jkt_parameter(value: str | None) -> None:
+    """`dpop_jkt` at the authorization endpoint (RFC 9449 §10): an RFC 7638 SHA-256
+    thumbprint, base64url without padding; raises InvalidRequestError."""
+    if value is not None and not _THUMBPRINT.fullmatch(value):
+        raise InvalidRequestError("dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")
+
+
 def token_request_key(*, required: bool, bound_to: str | None) -> str | None:
     """The thumbprint a token request proves possession of (None without a proof); the
-    proof is required for a client registered with `--dpop` and for a DPoP-bound grant,
-    whose key it must match."""
+    proof is required for a client registered with `--dpop`, for a DPoP-bound grant and
+    for a code requested with `dpop_jkt`, whose key it must match."""
     try:
         proof = _proof("/token")
     except InvalidProof as exc:
@@ -50,7 +61,7 @@ def token_request_key(*, required: bool, bound_to: str | None) -> str | None:
     if proof is None and (required or bound_to):
         raise InvalidDpopProof(description="a DPoP proof is required for this client")
     if bound_to and proof is not None and proof.jkt != bound_to:
-        raise InvalidDpopProof(description="the refresh token is bound to another DPoP key")
+        raise InvalidDpopProof(description="the grant is bound to another DPoP key")
     return proof.jkt if proof is not None else None
 
 

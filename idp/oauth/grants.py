@@ -111,6 +111,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "amr": ctx.amr,
             "sid": ctx.sid,
             "id_token_claims": claims.requested_for_id_token(request.payload.data.get("claims"), request.scope),
+            "dpop_jkt": request.payload.data.get("dpop_jkt"),
             "expires_at": clock.now() + current_app.config["IDP_CODE_TTL"],
             # Chosen now, so a second redemption racing the first can revoke it.
             "grant_id": tokens.new_grant_id(),
@@ -140,7 +141,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("redirect_uri is required")
         code: RedeemedCode = self.request.authorization_code
         pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
-        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=None)
+        # RFC 9449 §10: a code requested with dpop_jkt is redeemed only with that key.
+        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=code.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
         code: RedeemedCode = self.request.authorization_code

@@ -57,6 +57,7 @@ class RedeemedCode:
     sid: str | None
     grant_id: str
     id_token_claims: list | None
+    dpop_jkt: str | None
     #: Its person, read by the statement that takes the code (None: no longer exists).
     person: PersonRecord | None = None
 

@@ -141,3 +141,41 @@ def test_introspection_and_discovery(client, actions, user, spa, webapp, key):
     assert info["cnf"] == {"jkt": key.jkt} and info["token_type"] == "DPoP"
     doc = client.get("/.well-known/openid-configuration").get_json()
     assert doc["dpop_signing_alg_values_supported"] == ["ES256", "RS256", "EdDSA"]
+
+
+# --- dpop_jkt: the authorization code bound to the key (RFC 9449 §10) ---------------------
+
+def _code_for_key(actions, c, jkt):
+    pkce = Pkce()
+    return actions.code(c, pkce, scope="openid offline_access", dpop_jkt=jkt), pkce
+
+
+def _redeem(actions, c, code, pkce, proof):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": c.redirect_uri,
+            "code_verifier": pkce.verifier, "client_id": c.client_id}
+    return actions.http.post("/token", data=data, headers={"DPoP": proof} if proof else {})
+
+
+@pytest.mark.parametrize("presented", ["other key", "no proof"])
+def test_a_code_bound_with_dpop_jkt_is_redeemed_only_with_that_key(actions, user, spa, key, presented):
+    """An intercepted code (with its verifier) is useless to someone without the key the
+    app named at /authorize: RFC 9449 §10 says the token request MUST then be refused."""
+    code, pkce = _code_for_key(actions, spa, key.jkt)
+    proof = DpopKey().proof("POST", TOKEN) if presented == "other key" else None
+    response = _redeem(actions, spa, code, pkce, proof)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_dpop_proof"
+
+
+def test_a_code_bound_with_dpop_jkt_works_with_that_key(client, actions, user, spa, key):
+    code, pkce = _code_for_key(actions, spa, key.jkt)
+    response = _redeem(actions, spa, code, pkce, key.proof("POST", TOKEN))
+    assert response.status_code == 200, response.get_json()
+    assert claims(client, response.get_json()["access_token"])["cnf"] == {"jkt": key.jkt}
+
+
+@pytest.mark.parametrize("jkt", ["short", "a" * 44, "not base64url!" + "a" * 29])
+def test_a_malformed_dpop_jkt_is_an_invalid_request(actions, user, spa, jkt):
+    response = actions.authorize(spa, dpop_jkt=jkt)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert "error=invalid_request" in response.location, response.location
