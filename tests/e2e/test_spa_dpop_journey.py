@@ -225,6 +225,8 @@ def test_spa_signs_in_steps_up_renews_survives_rotation_and_signs_out(page, jour
     assert first["token_type"] == "DPoP" and "refresh_token" in first
     assert traffic.token_requests[-1]["dpop"], "the code was redeemed without a DPoP proof"
     jkt = jwt_claims(first["access_token"])["cnf"]["jkt"]
+    signed_in_with = [u for _, u in watch.requests if u.startswith(issuer + "/authorize?")][-1]
+    assert f"dpop_jkt={jkt}" in signed_in_with, "the code was not bound to the key (RFC 9449 §10)"
 
     # Seed 004: nothing of the tokens in web storage; the key is a non-extractable CryptoKey.
     stored = page.evaluate("() => JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})")
@@ -271,7 +273,7 @@ def test_spa_signs_in_steps_up_renews_survives_rotation_and_signs_out(page, jour
     shot(page, "03-step-up")
     page.locator("#step-up-continue").click()
     page.wait_for_url(lambda url: url.startswith(issuer))
-    authorize = [u for _, u in watch.requests if u.startswith(issuer + "/authorize")][-1]
+    authorize = [u for _, u in watch.requests if u.startswith(issuer + "/authorize?")][-1]
     assert "acr_values=mfa" in authorize and "max_age=300" in authorize
     page.wait_for_url(re.compile("^" + re.escape(issuer) + r"/login/mfa(\?|$)"))
     assert page.locator("#password").count() == 0, "step-up asked for the password again"

@@ -27,8 +27,9 @@ export function createUserManager(config) {
     // it is used once and holds no token.
     stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
     // RFC 9449: a non-extractable P-256 key in IndexedDB signs a proof for every token
-    // request, so the tokens are bound to a key that script cannot export.
-    dpop: { store: new IndexedDbDPoPStore() },
+    // request, so the tokens are bound to a key that script cannot export; the code too
+    // (dpop_jkt, §10), so an intercepted code is useless without the key.
+    dpop: { store: new IndexedDbDPoPStore(), bind_authorization_code: true },
     // The refresh token renews the access token before it expires (no iframe).
     automaticSilentRenew: true,
     accessTokenExpiringNotificationTimeInSeconds: config.renew_before_expiry_seconds,
