@@ -20,6 +20,7 @@ export function createUserManager(config) {
     post_logout_redirect_uri: `${origin}/signed-out.html`,
     response_type: "code", // PKCE (S256) is oidc-client-ts's default
     scope: "openid profile email offline_access",
+    ui_locales: "ja", // the provider's pages in the app's language (OIDC Core §3.1.2.1)
     // The access and refresh tokens live in this tab's memory: script injected into the
     // page cannot read them back from localStorage or sessionStorage (docs/recipes/spa.md).
     userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),

@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 
-const LEVELS = { pwd: "パスワード", mfa: "2段階認証", phr: "セキュリティキー" };
+const LEVELS = { pwd: "パスワード", mfa: "二要素認証", phr: "セキュリティキー" };
 const METHODS = { pwd: "パスワード", otp: "認証アプリ", hwk: "セキュリティキー", fed: "外部アカウント", user: "本人確認", mfa: "多要素" };
 const dateTime = new Intl.DateTimeFormat("ja-JP", { dateStyle: "medium", timeStyle: "medium" });
 
@@ -75,7 +75,7 @@ export function showProfile(body) {
 }
 
 export function showPayment(body) {
-  text("payment-note", body.acr === "mfa" || body.acr === "phr" ? "2段階認証で確認済みです。" : "");
+  text("payment-note", body.acr === "mfa" || body.acr === "phr" ? "二要素認証で確認済みです。" : "");
   text("payment-json", JSON.stringify(body, null, 2));
   $("payment-result").hidden = false;
   $("approve-payment").hidden = true;
