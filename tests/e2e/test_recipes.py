@@ -24,6 +24,7 @@ import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -51,10 +52,12 @@ class Recipe:
 
     process: subprocess.Popen
     log: Path
+    log_file: IO[str]
     origin: str
 
     def stop(self) -> None:
         live.terminate(self.process)
+        self.log_file.close()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -62,9 +65,10 @@ class Recipe:
 
 def start(command: list[str], env: dict, port: int, tmp: Path) -> Recipe:
     log = tmp / f"recipe-{port}.log"
+    log_file = log.open("w")
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=Path(command[-1]).parent,
-                               stdout=log.open("w"), stderr=subprocess.STDOUT)
-    recipe = Recipe(process, log, f"http://localhost:{port}")
+                               stdout=log_file, stderr=subprocess.STDOUT)
+    recipe = Recipe(process, log, log_file, f"http://localhost:{port}")
     deadline = time.monotonic() + 20
     while True:
         try:
