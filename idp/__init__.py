@@ -141,7 +141,7 @@ def _init_outbound(app: Flask) -> None:
 
 def _autocommit_engine(app: Flask):  # noqa: ANN202
     """A second, small pool whose connections are in autocommit mode from the start, for
-    the standalone hot reads (extensions.read_row): switching a pooled connection's mode
+    the standalone hot reads (direct_sql.read_row): switching a pooled connection's mode
     on every checkout costs more than the BEGIN it saves."""
     from sqlalchemy import create_engine
 

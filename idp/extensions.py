@@ -6,7 +6,7 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Executable, Row
+from sqlalchemy import Executable
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -19,15 +19,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
-
-
-def read_row(statement: Executable, params: dict[str, Any] | None = None) -> Row[Any] | None:
-    """One read-only statement outside any transaction (AUTOCOMMIT): a single round trip to
-    the database, where the request's session would add a BEGIN and a ROLLBACK. For the hot
-    reads that stand alone (a grant with its person, a client row); never for a read that
-    a later write of the same request depends on."""
-    with current_app.extensions["idp.autocommit"].connect() as connection:
-        return connection.execute(statement, params).first()
 
 
 def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
