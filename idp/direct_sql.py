@@ -1,4 +1,4 @@
-"""The hottest standalone reads, run on the DBAPI cursor with a statement compiled once.
+"""The hottest standalone statements, run on the DBAPI cursor with a statement compiled once.
 
 SQLAlchemy's Connection builds an execution context, a cursor result and a row proxy for
 every statement: on PostgreSQL that was 120 µs of the 280 a one-row read costs, as much as
@@ -7,8 +7,10 @@ pooled autocommit connection, and the columns' own result processors (SQLite's b
 JSON). Errors come out as SQLAlchemy's, so `OperationalError` still means "database down"
 and a broken connection is dropped from the pool, as Core does.
 
-Only for reads that stand alone (a grant with its person, a client row, the signed-in
-person); never for a read that a later write of the same request depends on."""
+Only for statements that stand alone: the reads of a grant with its person, a client row,
+the signed-in person, and on PostgreSQL a refresh token's rotation, which is one statement
+(oauth.grants). The pool is in autocommit mode and waits for the disk; never for a read that a
+later write of the same request depends on."""
 
 from __future__ import annotations
 
@@ -18,20 +20,22 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exc
+from sqlalchemy import Executable, Select, exc
 from sqlalchemy.engine import Dialect, Engine
 
 
 class _Compiled:
-    def __init__(self, statement: Select[Any], dialect: Dialect):
+    def __init__(self, statement: Executable, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.positions = compiled.positiontup  # set for positional paramstyles (SQLite's qmark)
         # The values written into the statement (`column == "x"`), beside the bindparams.
         self.fixed = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
-        columns = list(statement.selected_columns)
+        columns = list(statement.selected_columns) if isinstance(statement, Select) else []
         # Unlabelled expressions (an EXISTS) are read by position, as from a Core row.
-        self.row = collections.namedtuple("Row", list(statement.selected_columns.keys()), rename=True)  # type: ignore[misc]
+        names = list(statement.selected_columns.keys()) if columns else []
+        fields = collections.namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        self.row = type("Row", (fields,), {"__slots__": (), "_mapping": property(fields._asdict)})
         self.processors: list[Callable[[Any], Any] | None] = [
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         ]
@@ -45,7 +49,7 @@ class _Compiled:
 
 
 @functools.cache
-def _compiled(statement: Select[Any], dialect: Dialect) -> _Compiled:
+def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
     return _Compiled(statement, dialect)
 
 
@@ -53,7 +57,7 @@ def read_row(statement: Select[Any], params: dict[str, Any]) -> Any | None:
     """The first row of `statement` (a namedtuple), or None."""
     engine: Engine = current_app.extensions["idp.autocommit"]
     compiled = _compiled(statement, engine.dialect)
-    row = execute(engine, compiled.sql, compiled.parameters(params))
+    row, _ = execute(engine, compiled.sql, compiled.parameters(params))
     if row is None:
         return None
     if compiled.any_processor:
@@ -61,15 +65,22 @@ def read_row(statement: Select[Any], params: dict[str, Any]) -> Any | None:
     return compiled.row(*row)
 
 
-def execute(engine: Engine, sql: str, parameters: Any) -> tuple[Any, ...] | None:
-    """One statement on a pooled connection; its first row."""
+def write(statement: Executable, params: dict[str, Any]) -> int:
+    """Run one INSERT, UPDATE or DELETE, committed by itself; the number of rows it wrote."""
+    engine: Engine = current_app.extensions["idp.autocommit"]
+    compiled = _compiled(statement, engine.dialect)
+    return execute(engine, compiled.sql, compiled.parameters(params), returns_rows=False)[1]
+
+
+def execute(engine: Engine, sql: str, parameters: Any, returns_rows: bool = True) -> tuple[tuple[Any, ...] | None, int]:
+    """One statement on a pooled connection: its first row, and the rows it counted."""
     connection = engine.raw_connection()
     cursor = None
     lost = False
     try:
         cursor = connection.cursor()
         cursor.execute(sql, parameters)
-        return cursor.fetchone()
+        return (cursor.fetchone() if returns_rows else None), cursor.rowcount
     except engine.dialect.loaded_dbapi.Error as error:
         lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if lost:

@@ -28,5 +28,5 @@ def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
     second of such writes. Only for rows whose loss is harmless: an authorization code
     (its exchange fails and the app starts the sign-in again), never a use, a revocation
     or a credential."""
-    with current_app.extensions["idp.autocommit"].connect() as connection:
+    with current_app.extensions["idp.ephemeral"].connect() as connection:
         connection.execute(statement, params)

@@ -35,7 +35,7 @@ def test_a_bad_statement_is_sqlalchemys_error(app):
         with pytest.raises(exc.DBAPIError):
             direct_sql.execute(app.extensions["idp.autocommit"], "SELECT * FROM no_such_table", {} if "postgresql" in DATABASE_URL else [])
         # The pool is still good.
-        assert direct_sql.execute(app.extensions["idp.autocommit"], "SELECT 1", {} if "postgresql" in DATABASE_URL else []) == (1,)
+        assert direct_sql.execute(app.extensions["idp.autocommit"], "SELECT 1", {} if "postgresql" in DATABASE_URL else [])[0] == (1,)
 
 
 @pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop the connection")
