@@ -44,7 +44,7 @@ run: install
 		--no-ws --respawn-failed-workers wsgi:app
 
 # Debian's chromium for the browser tests (never a downloaded one) with a Japanese font, and
-# the npm clients.
+# the npm clients (the tests' own, and those of the Node recipes in docs/recipes/).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@fc-list :lang=ja | grep -q . || { apt-get update -qq && apt-get install -y -qq fonts-ipafont-gothic >/dev/null; }
@@ -52,6 +52,8 @@ browser:
 node:
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/upstream && npm ci --no-audit --no-fund --loglevel=error
+	cd docs/recipes/node_openid_client && npm ci --no-audit --no-fund --loglevel=error
+	cd docs/recipes/jose_api && npm ci --no-audit --no-fund --loglevel=error
 	cd examples/spa && npm ci --no-audit --no-fund --loglevel=error
 
 # Debian's redis-sentinel (and redis-server, redis-cli) for the Sentinel and Cluster tests.

@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["idp.autocommit"] = _autocommit_engine(app)
+    app.extensions["idp.ephemeral"] = _ephemeral_engine(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     i18n.init_app(app)
@@ -139,20 +140,29 @@ def _init_outbound(app: Flask) -> None:
     ) if c["IDP_LEGACY_VERIFIER_URL"] else None
 
 
-def _autocommit_engine(app: Flask):  # noqa: ANN202
+def _autocommit_engine(app: Flask, durable: bool = True):  # noqa: ANN202
     """A second, small pool whose connections are in autocommit mode from the start, for
-    the standalone hot reads (extensions.read_row): switching a pooled connection's mode
-    on every checkout costs more than the BEGIN it saves."""
+    the statements that stand alone (direct_sql): switching a pooled connection's mode on
+    every checkout costs more than the BEGIN it saves. `durable=False` is the pool of
+    extensions.write_ephemeral: on PostgreSQL its commits do not wait for the disk."""
     from sqlalchemy import create_engine
 
     from sqlalchemy.engine import make_url
 
     options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k.startswith("pool_") or k == "hide_parameters"}
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if make_url(url).get_backend_name() == "postgresql":
-        # Its only writes are extensions.write_ephemeral's, which need not wait for the disk.
+    if not durable:
         options["connect_args"] = {"options": "-c synchronous_commit=off"}
+        options.update(pool_size=2, max_overflow=6)  # one short INSERT per sign-in
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
+
+
+def _ephemeral_engine(app: Flask):  # noqa: ANN202
+    from sqlalchemy.engine import make_url
+
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
+        return app.extensions["idp.autocommit"]  # SQLite's commits are the same either way
+    return _autocommit_engine(app, durable=False)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -6,7 +6,7 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Executable, Row
+from sqlalchemy import Executable
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -21,15 +21,6 @@ migrate = Migrate()
 csrf = CSRFProtect()
 
 
-def read_row(statement: Executable, params: dict[str, Any] | None = None) -> Row[Any] | None:
-    """One read-only statement outside any transaction (AUTOCOMMIT): a single round trip to
-    the database, where the request's session would add a BEGIN and a ROLLBACK. For the hot
-    reads that stand alone (a grant with its person, a client row); never for a read that
-    a later write of the same request depends on."""
-    with current_app.extensions["idp.autocommit"].connect() as connection:
-        return connection.execute(statement, params).first()
-
-
 def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
     """One standalone write, committed by itself (AUTOCOMMIT: one round trip, no BEGIN or
     COMMIT). On PostgreSQL this pool does not wait for the write to reach disk
@@ -37,5 +28,5 @@ def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
     second of such writes. Only for rows whose loss is harmless: an authorization code
     (its exchange fails and the app starts the sign-in again), never a use, a revocation
     or a credential."""
-    with current_app.extensions["idp.autocommit"].connect() as connection:
+    with current_app.extensions["idp.ephemeral"].connect() as connection:
         connection.execute(statement, params)

@@ -72,6 +72,7 @@ def app(_schema, settings):
     with app.app_context():
         db.engine.dispose()  # each test's pools close their connections now, not at some GC
     app.extensions["idp.autocommit"].dispose()
+    app.extensions["idp.ephemeral"].dispose()
 
 
 @pytest.fixture

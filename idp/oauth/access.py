@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from .. import clock
-from ..extensions import read_row
+from ..direct_sql import read_row
 from ..models import Grant, User
 from ..store import denylist
 from . import client_lookup, jwt

@@ -14,7 +14,8 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from ..cache import VersionedCache, Versions
-from ..extensions import db, read_row
+from ..direct_sql import read_row
+from ..extensions import db
 from ..models import Client
 from ..models.oauth import ClientRules
 

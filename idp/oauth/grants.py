@@ -6,7 +6,9 @@ from the sign-in into every token.
 The token endpoint is the hot path: statements are SQLAlchemy Core, each check that can be
 part of a write is (a conditional UPDATE … RETURNING), and clients come from the
 process's cache (client_lookup). A code redemption is three statements (take the code with its
-person, write the grant and its refresh token; two without offline_access), a refresh three.
+person, write the grant and its refresh token; two without offline_access). A refresh reads
+the token outside any transaction, then rotates it: on PostgreSQL one statement that also
+stores the successor (two round trips in all), on SQLite two in one transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
 from .. import clock, metrics
+from .. import direct_sql
+from ..direct_sql import read_row
 from ..extensions import db, write_ephemeral
 from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
@@ -74,6 +78,15 @@ _ROTATE = (
     .values(rotated_at=bindparam("now"), successor_encrypted=bindparam("sealed"))
 )
 _ROTATED = select(REFRESH.c.rotated_at, REFRESH.c.successor_encrypted).where(REFRESH.c.id == bindparam("token_id"))
+# PostgreSQL: the rotation and the successor in one statement (a data-modifying CTE), so a
+# refresh is two round trips, the read and this, outside any transaction: the statement is
+# atomic by itself, and the successor exists exactly when the rotation won.
+_ROTATED_NOW = _ROTATE.returning(REFRESH.c.grant_id, REFRESH.c.client_id, REFRESH.c.scope).cte("rotated")
+_ROTATE_AND_ISSUE = insert(REFRESH).from_select(
+    ["token_hash", "grant_id", "client_id", "scope", "issued_at"],
+    select(bindparam("successor_hash"), _ROTATED_NOW.c.grant_id, _ROTATED_NOW.c.client_id, _ROTATED_NOW.c.scope,
+           bindparam("now")),
+)
 
 
 def _store_refresh_token(grant_id: str, client_id: str, scope: str, now: int) -> str:
@@ -173,7 +186,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> PresentedRefreshToken | None:
         """The token with its grant and person, in one statement."""
-        row = db.session.execute(_PRESENTED, {"digest": token_hash(refresh_token)}).first()
+        # Outside the transaction: the rotation below is conditional on what it read.
+        row = read_row(_PRESENTED, {"digest": token_hash(refresh_token)})
         return PresentedRefreshToken.from_row(row) if row is not None else None
 
     def authenticate_user(self, refresh_token: PresentedRefreshToken) -> PersonRecord | None:
@@ -211,16 +225,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if rotated_at is None:
             successor = random_token(32)
             sealed = _keyring().encrypt(successor.encode(), context=presented.token_hash.encode()) if grace > 0 else None
-            won = db.session.execute(_ROTATE, {"token_id": presented.id, "now": now, "sealed": sealed}).rowcount
-            if won == 1:
-                db.session.execute(_INSERT_REFRESH, {
-                    "token_hash": token_hash(successor), "grant_id": presented.grant_id,
-                    "client_id": presented.client_id, "scope": presented.scope, "issued_at": now,
-                })
+            if _rotate_and_issue(presented, successor, sealed, now):
                 return successor
             # A request racing this one rotated it first: read what it stored.
-            db.session.rollback()
-            latest = db.session.execute(_ROTATED, {"token_id": presented.id}).first()
+            latest = read_row(_ROTATED, {"token_id": presented.id})
             rotated_at, sealed_successor = (latest.rotated_at, latest.successor_encrypted) if latest else (None, None)
         # Rotated already: by a racing request, by a retry, or long ago (a reuse).
         if grace > 0 and sealed_successor and rotated_at is not None and now - rotated_at <= grace:
@@ -230,6 +238,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         db.session.commit()
         metrics.refresh_token_reused()
         raise InvalidGrantError("the refresh token was already used")
+
+
+def _rotate_and_issue(presented: PresentedRefreshToken, successor: str, sealed: str | None, now: int) -> bool:
+    """Mark `presented` rotated and store its successor, if no other request did first."""
+    rotation = {"token_id": presented.id, "now": now, "sealed": sealed}
+    if db.engine.dialect.name == "postgresql":
+        return direct_sql.write(_ROTATE_AND_ISSUE, {**rotation, "successor_hash": token_hash(successor)}) == 1
+    # SQLite has no data-modifying CTE: two statements in one transaction, committed with
+    # the response.
+    if db.session.execute(_ROTATE, rotation).rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.execute(_INSERT_REFRESH, {
+        "token_hash": token_hash(successor), "grant_id": presented.grant_id,
+        "client_id": presented.client_id, "scope": presented.scope, "issued_at": now,
+    })
+    return True
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

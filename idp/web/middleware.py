@@ -1,6 +1,7 @@
-"""The outermost layer of every request: its id (for the logs and the response) and its
-duration (for the latency histogram). WSGI, not Flask hooks, so the time includes the
-session's save and every hook, and a request id exists before the first log line."""
+"""The outermost layer of every request: its id (for the logs and the response), its
+security headers, and its duration (for the latency histogram). WSGI, not Flask hooks, so
+the time includes the session's save and every hook, a request id exists before the first
+log line, and the headers cost a list operation rather than werkzeug's validation."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from flask import Flask, request
 
 from .. import metrics
+from . import headers as security_headers
 
 #: The id of the request being handled in this thread, for the log formatter.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("idp_request_id", default=None)
@@ -36,8 +38,9 @@ class RequestContext:
         token = request_id.set(rid)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers.append((HEADER, rid))
-            return start_response(status, headers, exc_info)
+            secured = security_headers.secure(status, headers)
+            secured.append((HEADER, rid))
+            return start_response(status, secured, exc_info)
 
         try:
             return self.app(environ, start_with_id)
@@ -49,7 +52,9 @@ class RequestContext:
 def install(app: Flask) -> None:
     """Wrap the app, and note each request's route for the histogram (Flask forgets the
     request object before the middleware's `finally` runs)."""
-    app.wsgi_app = RequestContext(app.wsgi_app)  # type: ignore[method-assign]
+    from .constant_documents import ConstantDocuments
+
+    app.wsgi_app = RequestContext(ConstantDocuments(app.wsgi_app, app))  # type: ignore[method-assign]
 
     @app.teardown_request
     def note_endpoint(exc: BaseException | None) -> None:

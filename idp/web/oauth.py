@@ -14,7 +14,7 @@ from ..authn import policy
 from ..extensions import csrf, db
 from ..oauth import access, authorize as authz, dpop, revocation
 from ..oauth.claims import claims_for
-from . import cors, flow, session as web_session
+from . import constant_documents, cors, flow, session as web_session
 
 bp = Blueprint("oauth", __name__)
 
@@ -25,30 +25,22 @@ def _server():  # noqa: ANN202
 
 # --- discovery and keys -----------------------------------------------------------------
 
-def _cached_json(body: bytes, etag: str, max_age: int) -> Response:
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+def _document(document: constant_documents.Document) -> Response:
+    """The Flask answer for a request the WSGI layer passed on (a query string, say)."""
+    unchanged = constant_documents.not_modified(document, request.headers.get("If-None-Match"))
+    body = b"" if unchanged else document.body
+    return Response(body, status=304 if unchanged else 200, headers=constant_documents.headers(document, unchanged))
 
 
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery() -> Response:
-    body, etag = current_app.extensions["idp.discovery"]
-    return _cached_json(body, etag, 3600)
+    return _document(constant_documents.discovery(current_app))
 
 
 @bp.get("/jwks.json")
 def jwks() -> Response:
-    snap = current_app.extensions["idp.keys"].snapshot()
-    # Short enough that a resource server sees the next key long before it signs anything,
-    # and stops trusting a revoked one within a minute (issue 9, item 14).
-    return _cached_json(snap.jwks_body, snap.jwks_etag, 60)
+    return _document(constant_documents.jwks(current_app))
 
 
 # --- authorization ----------------------------------------------------------------------

@@ -10,7 +10,8 @@ from sqlalchemy import bindparam, exists, or_, select
 from .. import clock
 from ..authn.acr import FIRST_FACTORS, level as acr_level
 from ..authn.policy import AuthState
-from ..extensions import db, read_row
+from ..direct_sql import read_row
+from ..extensions import db
 from ..models import RecoveryCode, TotpFactor, User, WebAuthnCredential
 from ..oauth.records import SignedInPerson
 from ..store.sessions import SIGNED_IN_AT

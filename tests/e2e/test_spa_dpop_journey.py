@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from tests.dpop import DpopKey
 from tests.interop.oidc_http import request
 from tests.live import free_port
+from tests.recipe_docs import RECIPES, registration
 
 from .pages import expect, jwt_claims, jwt_header, sign_in, sign_out_at_provider, wait_for_login_page
 from .servers import ROOT, SpaServer
@@ -88,16 +89,16 @@ def spa_build(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def journey(live_server, spa_build):
     """The SPA served from its build, the API on a thread of this process (so the test
-    can watch its JWKS cache), and the client registered as the SPA's README says."""
+    can watch its JWKS cache), and the client registered as docs/recipes/spa.md says."""
     spa = SpaServer(spa_build, files={}, redirect_path="/")
     api_port = free_port()
     app = _load_api_module().create_app(live_server.url, min_refetch_interval=1, cors_origins=[spa.origin])
     api = RunningApi(app, api_port)
     spa.connect_also = (api.origin,)
-    client = live_server.cli_json(
-        "clients", "create", "--name", "はなまる経費", "--public", "--dpop",
-        "--redirect-uri", spa.redirect_uri, "--post-logout-redirect-uri", spa.post_logout_redirect_uri,
-    )
+    # The recipe's very line, on this test's origin.
+    line = registration(RECIPES / "spa.md", {"http://localhost:5173": spa.origin})
+    assert {"--public", "--dpop"} <= set(line) and spa.redirect_uri in line and spa.post_logout_redirect_uri in line
+    client = json.loads(live_server.cli(*line))
     spa.config = {"issuer": live_server.url, "client_id": client["client_id"], "api": api.origin,
                   "renew_before_expiry_seconds": RENEW_EARLY}
     yield spa, api

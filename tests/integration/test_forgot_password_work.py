@@ -35,7 +35,7 @@ def meter(app, monkeypatch):
             work.append("SQL " + " ".join(statement.split()[:3]))
 
     with app.app_context():
-        engines = [db.engine, app.extensions["idp.autocommit"]]
+        engines = [db.engine, *dict.fromkeys((app.extensions["idp.autocommit"], app.extensions["idp.ephemeral"]))]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_execute)
     client = app.extensions["idp.redis"]

@@ -12,8 +12,12 @@ import pytest
 import redis.client
 from sqlalchemy import event
 
+from idp import direct_sql
 from idp.extensions import db
+from tests.conftest import DATABASE_URL
 from tests.helpers import Actions, Pkce, query
+
+POSTGRESQL = DATABASE_URL.startswith("postgresql")
 
 
 @dataclass
@@ -31,7 +35,7 @@ class Cost:
 @pytest.fixture
 def meter(app, monkeypatch):
     with app.app_context():
-        engines = [db.engine, app.extensions["idp.autocommit"]]
+        engines = [db.engine, *dict.fromkeys((app.extensions["idp.autocommit"], app.extensions["idp.ephemeral"]))]
     current: list[Cost] = []
 
     def on_execute(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
@@ -62,6 +66,15 @@ def meter(app, monkeypatch):
         return piped(self, *args, **kwargs)
 
     monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
+    # The hot reads skip SQLAlchemy's Connection, hence its events: counted where they run.
+    direct = direct_sql.execute
+
+    def direct_execute(engine, sql, parameters, **options):  # noqa: ANN001, ANN003, ANN202
+        if current:
+            current[-1].sql.append(" ".join(sql.split()[:3]))
+        return direct(engine, sql, parameters, **options)
+
+    monkeypatch.setattr(direct_sql, "execute", direct_execute)
     # The cross-process versions are read at most once a second; not inside a measurement.
     monkeypatch.setattr(app.extensions["idp.versions"], "check_every", 3600)
 
@@ -118,6 +131,17 @@ def test_a_wrong_client_secret_costs_one_round_trip(app, webapp, meter):
     assert (len(cost.sql), cost.redis) == (0, ["EVALSHA"]), cost
 
 
+# The read outside any transaction, then the rotation and the successor: on PostgreSQL one
+# data-modifying statement by itself (2 round trips in all), on SQLite two in a transaction.
+if POSTGRESQL:
+    REFRESH_SQL = ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "WITH rotated AS"]
+    REFRESH_TRANSACTIONS = 0
+else:
+    REFRESH_SQL = ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
+                   "INSERT INTO refresh_tokens"]
+    REFRESH_TRANSACTIONS = 1
+
+
 def test_refresh_is_one_read_one_conditional_write_and_the_successor(app, webapp, signed_in, meter):
     api = app.test_client()
     _, tokens = signed_in
@@ -125,9 +149,8 @@ def test_refresh_is_one_read_one_conditional_write_and_the_successor(app, webapp
         response = api.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                             headers=basic(webapp))
         assert response.status_code == 200, response.get_json()
-    assert cost.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
-                        "INSERT INTO refresh_tokens"], cost
-    assert (cost.redis, cost.transactions) == ([], 1), cost
+    assert cost.sql == REFRESH_SQL, cost
+    assert (cost.redis, cost.transactions) == ([], REFRESH_TRANSACTIONS), cost
 
 
 def test_userinfo_and_introspection_read_one_row(app, webapp, signed_in, meter):
@@ -191,8 +214,7 @@ def test_a_refresh_inside_a_grace_window_costs_the_same(app, user, meter):
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     with meter() as cost:
         assert api.post("/token", data=form, headers=basic(rp)).status_code == 200
-    assert cost.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,", "UPDATE refresh_tokens SET",
-                        "INSERT INTO refresh_tokens"], cost
+    assert cost.sql == REFRESH_SQL, cost
     with meter() as repeat:
         assert api.post("/token", data=form, headers=basic(rp)).status_code == 200
     assert repeat.sql == ["SELECT refresh_tokens.id, refresh_tokens.token_hash,"] and repeat.redis == [], repeat

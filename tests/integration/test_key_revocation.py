@@ -105,6 +105,7 @@ def test_every_process_refuses_at_once(app, client, actions, user, spa, webapp):
 
         db.engine.dispose()
     other.extensions["idp.autocommit"].dispose()
+    other.extensions["idp.ephemeral"].dispose()
 
 
 def test_the_console_revokes_a_key(app, client, actions, spa, admin):  # noqa: F811

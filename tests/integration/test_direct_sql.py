@@ -1,0 +1,57 @@
+"""The hot reads that bypass SQLAlchemy's Connection (idp/direct_sql.py) read the same
+values Core would, and fail the way Core fails: a lost connection is a 503 for one request
+and is dropped from the pool, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import exc, select, text
+
+from idp import direct_sql
+from idp.extensions import db
+from idp.models import Client
+from idp.oauth import client_lookup
+from tests.conftest import DATABASE_URL
+from tests.helpers import Actions
+
+
+def test_a_row_reads_as_core_reads_it(app, webapp):
+    statement = select(*Client.__table__.columns).where(Client.__table__.c.client_id == webapp.client_id)
+    with app.app_context():
+        core = db.session.execute(statement).one()
+        direct = direct_sql.read_row(statement, {})
+    assert tuple(direct) == tuple(core)
+    assert isinstance(direct.redirect_uris, list) and isinstance(direct.is_public, bool)
+    assert direct.client_id == webapp.client_id
+
+
+def test_no_row_is_none(app):
+    with app.app_context():
+        assert client_lookup.find("no-such-client") is None
+
+
+def test_a_bad_statement_is_sqlalchemys_error(app):
+    with app.app_context():
+        with pytest.raises(exc.DBAPIError):
+            direct_sql.execute(app.extensions["idp.autocommit"], "SELECT * FROM no_such_table", {} if "postgresql" in DATABASE_URL else [])
+        # The pool is still good.
+        assert direct_sql.execute(app.extensions["idp.autocommit"], "SELECT 1", {} if "postgresql" in DATABASE_URL else [])[0] == (1,)
+
+
+@pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop the connection")
+def test_a_lost_connection_is_one_503_then_the_pool_is_rebuilt(app, user, webapp):
+    tokens = Actions(app.test_client()).tokens(webapp, scope="openid email")
+    bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+    api = app.test_client()
+    assert api.get("/userinfo", headers=bearer).status_code == 200
+    with app.app_context():
+        # Every connection of the autocommit pool (the hot reads' only pool) is killed.
+        with db.engine.connect() as conn:
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND application_name = '' AND state = 'idle'"))
+            conn.commit()
+    first = api.get("/userinfo", headers=bearer)
+    assert first.status_code == 503 and first.headers.get("Retry-After")
+    assert api.get("/userinfo", headers=bearer).status_code == 200
