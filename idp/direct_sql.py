@@ -31,6 +31,11 @@ class _Compiled:
         self.positions = compiled.positiontup  # set for positional paramstyles (SQLite's qmark)
         # The values written into the statement (`column == "x"`), beside the bindparams.
         self.fixed = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
+        # What Core would do to the values first (JSON's serialisation, SQLite's booleans).
+        self.bind_processors = {
+            name: processor for name, b in compiled.binds.items()
+            if (processor := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
         columns = list(statement.selected_columns) if isinstance(statement, Select) else []
         # Unlabelled expressions (an EXISTS) are read by position, as from a Core row.
         names = list(statement.selected_columns.keys()) if columns else []
@@ -43,6 +48,8 @@ class _Compiled:
 
     def parameters(self, given: dict[str, Any]) -> Any:
         values = {**self.fixed, **given} if self.fixed else given
+        if self.bind_processors:
+            values = {name: (self.bind_processors[name](v) if name in self.bind_processors else v) for name, v in values.items()}
         if self.positions is not None:
             return [values[name] for name in self.positions]
         return values

@@ -5,10 +5,11 @@ from the sign-in into every token.
 
 The token endpoint is the hot path: statements are SQLAlchemy Core, each check that can be
 part of a write is (a conditional UPDATE … RETURNING), and clients come from the
-process's cache (client_lookup). A code redemption is three statements (take the code with its
-person, write the grant and its refresh token; two without offline_access). A refresh reads
-the token outside any transaction, then rotates it: on PostgreSQL one statement that also
-stores the successor (two round trips in all), on SQLite two in one transaction.
+process's cache (client_lookup). On PostgreSQL each request is two round trips outside any
+transaction: a read, then one data-modifying statement that is conditional on what was read
+(a code redemption takes the code and writes the grant and its refresh token; a refresh
+rotates the token and stores its successor). SQLite has no data-modifying CTE: there they are
+two or three statements in one transaction.
 """
 
 from __future__ import annotations
@@ -65,6 +66,32 @@ _USED_CODE = select(CODES.c.grant_id).where(
     CODES.c.code_hash == bindparam("digest"), CODES.c.client_id == bindparam("client"), CODES.c.used_at.is_not(None)
 )
 _INSERT_GRANT = insert(GRANTS)
+# PostgreSQL: the code is read (with its person) outside any transaction, and taken later by
+# the one statement that also writes the grant and its refresh token: a redemption is two
+# round trips. Taken only if still unused, so of two racing redemptions one writes.
+_CODE_WITH_PERSON = (
+    select(*RedeemedCode.COLUMNS(CODES), CODES.c.used_at, CODES.c.expires_at,
+           *(USERS.c[name].label(f"u_{name}") for name in RedeemedCode.PERSON))
+    .outerjoin(USERS, USERS.c.id == CODES.c.user_id)
+    .where(CODES.c.code_hash == bindparam("digest"), CODES.c.client_id == bindparam("client"))
+)
+_USE_CODE = (
+    update(CODES)
+    .where(CODES.c.code_hash == bindparam("digest"), CODES.c.client_id == bindparam("client"),
+           CODES.c.used_at.is_(None), CODES.c.expires_at > bindparam("now"))
+    .values(used_at=bindparam("now"))
+)
+_GRANT_COLUMNS = ("user_id", "client_id", "scope", "auth_time", "acr", "amr", "sid", "expires_at", "dpop_jkt", "created_at")
+_TAKEN = _USE_CODE.returning(CODES.c.grant_id).cte("taken")
+_GRANT_FROM_CODE = insert(GRANTS).from_select(
+    ["id", *_GRANT_COLUMNS],
+    select(_TAKEN.c.grant_id, *(bindparam(f"g_{c}", type_=GRANTS.c[c].type) for c in _GRANT_COLUMNS)),
+)
+_GRANTED = _GRANT_FROM_CODE.returning(GRANTS.c.id).cte("granted")
+_GRANT_AND_REFRESH_FROM_CODE = insert(REFRESH).from_select(
+    ["token_hash", "grant_id", "client_id", "scope", "issued_at"],
+    select(bindparam("refresh_hash"), _GRANTED.c.id, bindparam("g_client_id"), bindparam("g_scope"), bindparam("now")),
+)
 _INSERT_REFRESH = insert(REFRESH)
 _PRESENTED = (
     select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
@@ -131,15 +158,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         })
 
     def query_authorization_code(self, code: str, client: RegisteredClient) -> RedeemedCode | None:
-        """Take the code: the check and the use are one statement, so of two concurrent
-        redemptions exactly one gets the row; the other waits for its commit and finds the
-        code used. If anything later refuses the request, the transaction (and the use) is
-        rolled back with it."""
+        """SQLite: take the code, the check and the use in one statement, so of two
+        concurrent redemptions exactly one gets the row; the other waits for its commit and
+        finds the code used. If anything later refuses the request, the transaction (and
+        the use) is rolled back with it. PostgreSQL: only read it; create_token_response
+        takes it in the statement that writes the grant, and a refused request leaves it as
+        it was, as the rollback does on SQLite."""
         given = {"digest": token_hash(code), "client": client.client_id}
-        row = db.session.execute(_TAKE_CODE, {**given, "now": clock.now()}).first()
-        if row is not None:
-            return RedeemedCode.from_row(row)
-        used = db.session.execute(_USED_CODE, given).first()
+        if _postgresql():
+            row = read_row(_CODE_WITH_PERSON, given)
+            if row is None:
+                return None
+            if row.used_at is None:
+                return RedeemedCode.from_row(row) if row.expires_at > clock.now() else None
+            used = row
+        else:
+            row = db.session.execute(_TAKE_CODE, {**given, "now": clock.now()}).first()
+            if row is not None:
+                return RedeemedCode.from_row(row)
+            used = db.session.execute(_USED_CODE, given).first()
         if used is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what it issued.
             revocation.revoke_grant(used.grant_id, reason="code_reuse")
@@ -163,6 +200,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         now = clock.now()
         person = code.person
         if person is None or person.disabled:
+            if _postgresql():
+                direct_sql.write(_USE_CODE, {"digest": code.code_hash, "client": client.client_id, "now": now})
             db.session.commit()  # the code stays used
             raise InvalidGrantError("the account is not active")
         grant = GrantRecord(
@@ -173,8 +212,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # confidential client's are bound to its secret already).
             dpop_jkt=self.request.dpop_jkt if client.is_public else None,
         )
-        db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
-        refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if _offline(client, code.scope) else None
+        offline = _offline(client, code.scope)
+        if _postgresql():
+            refresh = random_token(32) if offline else None
+            if not _take_code_and_grant(code, grant, refresh, now):
+                # A redemption racing this one took the code first (RFC 6749 §4.1.2).
+                revocation.revoke_grant(grant.id, reason="code_reuse")
+                db.session.commit()
+                raise InvalidGrantError("the authorization code was already used")
+        else:
+            db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
+            refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if offline else None
         body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce,
                                id_token_claims=claims.id_token_claims(person, code.id_token_claims), jkt=self.request.dpop_jkt)
         db.session.commit()
@@ -240,10 +288,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         raise InvalidGrantError("the refresh token was already used")
 
 
+def _postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _take_code_and_grant(code: RedeemedCode, grant: GrantRecord, refresh: str | None, now: int) -> bool:
+    """PostgreSQL: mark the code used and write its grant (and refresh token) in one
+    statement, if the code is still unused and unexpired."""
+    params = {"digest": code.code_hash, "client": grant.client_id, "now": now,
+              **{f"g_{c}": v for c, v in {**grant.columns(), "created_at": now}.items() if c != "id"}}
+    if refresh is None:
+        return direct_sql.write(_GRANT_FROM_CODE, params) == 1
+    return direct_sql.write(_GRANT_AND_REFRESH_FROM_CODE, {**params, "refresh_hash": token_hash(refresh)}) == 1
+
+
 def _rotate_and_issue(presented: PresentedRefreshToken, successor: str, sealed: str | None, now: int) -> bool:
     """Mark `presented` rotated and store its successor, if no other request did first."""
     rotation = {"token_id": presented.id, "now": now, "sealed": sealed}
-    if db.engine.dialect.name == "postgresql":
+    if _postgresql():
         return direct_sql.write(_ROTATE_AND_ISSUE, {**rotation, "successor_hash": token_hash(successor)}) == 1
     # SQLite has no data-modifying CTE: two statements in one transaction, committed with
     # the response.

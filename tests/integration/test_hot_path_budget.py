@@ -142,6 +142,17 @@ else:
     REFRESH_TRANSACTIONS = 1
 
 
+# PostgreSQL: the code read with its person outside any transaction, then one statement that
+# takes it and writes the grant and its refresh token. SQLite: the code taken with its
+# person, the grant, its refresh token, in one transaction.
+if POSTGRESQL:
+    EXCHANGE_SQL = ["SELECT authorization_codes.code_hash, authorization_codes.client_id,", "WITH taken AS"]
+    EXCHANGE_TRANSACTIONS = 0
+else:
+    EXCHANGE_SQL = ["UPDATE authorization_codes SET", "INSERT INTO grants", "INSERT INTO refresh_tokens"]
+    EXCHANGE_TRANSACTIONS = 1
+
+
 def test_refresh_is_one_read_one_conditional_write_and_the_successor(app, webapp, signed_in, meter):
     api = app.test_client()
     _, tokens = signed_in
@@ -178,9 +189,20 @@ def test_a_signed_in_code_flow_is_a_handful_of_statements(app, webapp, signed_in
     assert (authorize.redis, authorize.transactions) == (["GET"], 0), authorize
     with meter() as exchange:
         assert actions.exchange(webapp, query(response.location)["code"], pkce).status_code == 200
-    # Take the code with its person, write the grant and its refresh token: one transaction.
-    assert exchange.sql == ["UPDATE authorization_codes SET", "INSERT INTO grants", "INSERT INTO refresh_tokens"], exchange
-    assert (exchange.redis, exchange.transactions) == ([], 1), exchange
+    assert exchange.sql == EXCHANGE_SQL, exchange
+    assert (exchange.redis, exchange.transactions) == ([], EXCHANGE_TRANSACTIONS), exchange
+
+
+def test_a_code_flow_without_offline_access_writes_no_refresh_token(app, webapp, signed_in, meter):
+    browser, _ = signed_in
+    actions = Actions(browser)
+    pkce = Pkce()
+    response = actions.authorize(webapp, pkce, scope="openid email")
+    with meter() as exchange:
+        answer = actions.exchange(webapp, query(response.location)["code"], pkce)
+        assert answer.status_code == 200 and "refresh_token" not in answer.get_json()
+    # The same statement on PostgreSQL (without its refresh token); one INSERT fewer on SQLite.
+    assert exchange.sql == (EXCHANGE_SQL if POSTGRESQL else EXCHANGE_SQL[:-1]), exchange
 
 
 def test_a_password_sign_in(app, user, webapp, meter):
