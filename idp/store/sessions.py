@@ -120,8 +120,8 @@ class RedisSessionInterface(SessionInterface):
         return min(idle_left, signed_in_at + self.absolute_ttl - now)
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
-        if not session.loaded:
-            return  # nobody looked, so nothing changed
+        if not session.loaded or (session.sid is None and not session.modified):
+            return  # nobody looked, or a new session that nobody wrote to: nothing to save
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
