@@ -6,6 +6,8 @@ log line, and the headers cost a list operation rather than werkzeug's validatio
 from __future__ import annotations
 
 import contextvars
+import itertools
+import os
 import re
 import secrets
 import time
@@ -27,6 +29,20 @@ ENDPOINT = "idp.endpoint"
 _VALID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 
 
+_ids = itertools.count()
+_prefix: tuple[int, str] = (0, "")
+
+
+def _new_id() -> str:
+    """32 hex digits, unique without a system call per request: a random prefix drawn once
+    per process (after the server's fork, hence the pid) and a counter."""
+    global _prefix
+    pid = os.getpid()
+    if _prefix[0] != pid:
+        _prefix = (pid, secrets.token_hex(10))
+    return f"{_prefix[1]}{next(_ids) % (1 << 48):012x}"
+
+
 class RequestContext:
     def __init__(self, app: Callable[..., Iterable[bytes]]):
         self.app = app
@@ -34,7 +50,7 @@ class RequestContext:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        rid = given if _VALID.fullmatch(given) else secrets.token_hex(16)
+        rid = given if _VALID.fullmatch(given) else _new_id()
         token = request_id.set(rid)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
