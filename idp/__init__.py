@@ -40,6 +40,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(Config.instance_path()),
     )
+    from .web.buffered import BufferedResponse
+
+    app.response_class = BufferedResponse
     app.config.from_object(Config)
     app.config.update(overrides or {})
     settings.finalize(app.config, Path(app.instance_path))
