@@ -161,19 +161,11 @@ def _sign_in_show_claims_sign_out(page, live_server, person, recipe: Recipe, cli
     wait_for_login_page(page, issuer)
 
 
-def test_flask_authlib_recipe(page, live_server, person, tmp_path):
-    recipe, client_id = _web_app(live_server, tmp_path, "flask_authlib")
-    try:
-        _sign_in_show_claims_sign_out(page, live_server, person, recipe, client_id)
-    except Exception as error:
-        raise AssertionError(f"{error}\n--- the app's log:\n{recipe.output()}") from error
-    finally:
-        recipe.stop()
-
-
-def test_node_openid_client_recipe(page, live_server, person, tmp_path):
-    _needs_node("node_openid_client")
-    recipe, client_id = _web_app(live_server, tmp_path, "node_openid_client")
+@pytest.mark.parametrize("name", ["flask_authlib", "node_openid_client"])
+def test_web_app_recipe(page, live_server, person, tmp_path, name):
+    if name.startswith("node_"):
+        _needs_node(name)
+    recipe, client_id = _web_app(live_server, tmp_path, name)
     try:
         _sign_in_show_claims_sign_out(page, live_server, person, recipe, client_id)
     except Exception as error:
