@@ -1,0 +1,43 @@
+"""Review of issue 8's direct_sql: a database that refuses new connections (down, starting
+up, at max_connections) is a 503 on the hot paths too, as it is on every ORM path: the
+statements on the raw cursor must not turn a connect failure into a 500."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine
+
+from tests.conftest import DATABASE_URL
+from tests.helpers import Actions
+
+# A server that is not there: PostgreSQL on a port nothing listens on, SQLite in a
+# directory that does not exist. A real engine, a real failed connect.
+UNREACHABLE = ("postgresql+psycopg://postgres@127.0.0.1:1/none" if DATABASE_URL.startswith("postgresql")
+               else "sqlite:////nonexistent-review-dir/none.sqlite3")
+
+
+@pytest.fixture
+def unreachable(app):
+    def cut() -> None:
+        app.extensions["idp.autocommit"].dispose()
+        app.extensions["idp.autocommit"] = create_engine(UNREACHABLE, isolation_level="AUTOCOMMIT")
+    return cut
+
+
+def _assert_unavailable(answer) -> None:
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    assert answer.headers.get("Retry-After")
+    assert answer.get_json()["error"] == "temporarily_unavailable"
+
+
+def test_userinfo_when_the_database_refuses_connections_is_503(app, client, user, webapp, unreachable):
+    tokens = Actions(client).tokens(webapp, scope="openid email")
+    unreachable()
+    _assert_unavailable(client.get("/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]}))
+
+
+def test_refresh_when_the_database_refuses_connections_is_503(app, client, user, webapp, unreachable):
+    actions = Actions(client)
+    tokens = actions.tokens(webapp)
+    unreachable()
+    _assert_unavailable(actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"]))
