@@ -41,3 +41,32 @@ def test_refresh_when_the_database_refuses_connections_is_503(app, client, user,
     tokens = actions.tokens(webapp)
     unreachable()
     _assert_unavailable(actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"]))
+
+
+@pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop the connections")
+def test_after_a_restart_one_request_fails_not_one_per_pooled_connection(app, client, user, webapp):
+    # Core, on a disconnect, invalidates the whole pool (every connection older than the
+    # failure is replaced at its next checkout); a restart kills them all at once, so one
+    # request answers 503 and the next one works. The pool here has three connections.
+    from sqlalchemy import text
+
+    from idp.extensions import db
+
+    tokens = Actions(client).tokens(webapp, scope="openid email")
+    bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+    assert client.get("/userinfo", headers=bearer).status_code == 200
+    pool = app.extensions["idp.autocommit"]
+    held = [pool.raw_connection() for _ in range(3)]
+    pids = []
+    for connection in held:
+        cursor = connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+        cursor.close()
+    for connection in held:
+        connection.close()
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
+        conn.commit()
+    assert client.get("/userinfo", headers=bearer).status_code == 503
+    assert client.get("/userinfo", headers=bearer).status_code == 200
