@@ -92,7 +92,10 @@ def execute(engine: Engine, sql: str, parameters: Any, returns_rows: bool = True
     except dbapi_error as error:
         lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if lost:
-            connection.invalidate(error)
+            # As Core does: every connection made before this one is stale too (a restart
+            # kills them all), so each is replaced at its next checkout, not found broken
+            # by one request after another.
+            engine.pool._invalidate(connection, error)  # noqa: SLF001
         raise exc.DBAPIError.instance(
             sql, parameters, error, dbapi_error, hide_parameters=True,
             connection_invalidated=lost, dialect=engine.dialect,
