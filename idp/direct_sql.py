@@ -81,19 +81,30 @@ def write(statement: Executable, params: dict[str, Any]) -> int:
 
 def execute(engine: Engine, sql: str, parameters: Any, returns_rows: bool = True) -> tuple[tuple[Any, ...] | None, int]:
     """One statement on a pooled connection: its first row, and the rows it counted."""
-    connection = engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()
+    except dbapi_error as error:
+        # The pool raises the driver's own error for a failed connect (Core wraps it in
+        # Connection): wrapped here too, so a database that refuses connections is a 503.
+        raise exc.DBAPIError.instance(
+            None, None, error, dbapi_error, hide_parameters=True, dialect=engine.dialect,
+        ) from error
     cursor = None
     lost = False
     try:
         cursor = connection.cursor()
         cursor.execute(sql, parameters)
         return (cursor.fetchone() if returns_rows else None), cursor.rowcount
-    except engine.dialect.loaded_dbapi.Error as error:
+    except dbapi_error as error:
         lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if lost:
-            connection.invalidate(error)
+            # As Core does: every connection made before this one is stale too (a restart
+            # kills them all), so each is replaced at its next checkout, not found broken
+            # by one request after another.
+            engine.pool._invalidate(connection, error)  # noqa: SLF001
         raise exc.DBAPIError.instance(
-            sql, parameters, error, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+            sql, parameters, error, dbapi_error, hide_parameters=True,
             connection_invalidated=lost, dialect=engine.dialect,
         ) from error
     finally:

@@ -257,21 +257,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if person is None:
             raise InvalidGrantError("the account is not active")
         scope = self.request.payload.scope or presented.scope
-        successor = self._rotate(presented, client)
+        # Signed before the rotation: on PostgreSQL the rotation commits by itself, and a
+        # failure after it would leave the client a used token whose retry is a reuse.
+        successor = random_token(32)
         body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor,
                                jkt=self.request.dpop_jkt)
+        body["refresh_token"] = self._rotate(presented, client, successor)
         db.session.commit()
         return 200, body, NO_STORE
 
-    def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient) -> str:
-        """Mark the token used and return its successor; a reuse revokes the whole family
-        (RFC 9700 §4.14.2), except a retry inside the client's grace window, which gets
-        the same successor (several tabs of one SPA refreshing at once)."""
+    def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient, successor: str) -> str:
+        """Mark the token used and return its successor (`successor`, or a racing request's
+        inside the grace window); a reuse revokes the whole family (RFC 9700 §4.14.2),
+        except a retry inside the client's grace window, which gets the same successor
+        (several tabs of one SPA refreshing at once)."""
         now = clock.now()
         grace = client.refresh_grace_seconds or 0
         rotated_at, sealed_successor = presented.rotated_at, presented.successor_encrypted
         if rotated_at is None:
-            successor = random_token(32)
             sealed = _keyring().encrypt(successor.encode(), context=presented.token_hash.encode()) if grace > 0 else None
             if _rotate_and_issue(presented, successor, sealed, now):
                 return successor

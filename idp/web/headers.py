@@ -30,10 +30,14 @@ def allow_image(uri: str | None) -> None:
 def secure(status: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The response's raw headers with the security headers added, as the server sends them."""
     names = {name.lower(): value for name, value in headers}
-    # Pages are personal: never cached. A 304 has no body, but it revalidates a public
-    # document (discovery, JWKS) whose cache headers it must carry unchanged (RFC 9111
-    # §4.3.4).
-    no_store = names.get("content-type", "").startswith("text/html") and not status.startswith("304")
+    # Pages are personal: never cached, and neither is anything else that does not say
+    # it may be (an admin's audit export would otherwise be left to heuristic caching,
+    # RFC 9111 §4.2.2). A 304 has no body, but it revalidates a public document
+    # (discovery, JWKS, a static file) whose cache headers it must carry unchanged (RFC
+    # 9111 §4.3.4).
+    no_store = not status.startswith("304") and (
+        names.get("content-type", "").startswith("text/html") or "cache-control" not in names
+    )
     replaced = _REPLACED | {"cache-control"} if no_store else _REPLACED
     secured = [(name, value) for name, value in headers if name.lower() not in replaced]
     if no_store:

@@ -1,0 +1,48 @@
+"""Review of issue 8 (1fefd6f): on PostgreSQL the refresh token's rotation commits by itself,
+before the response is built. If building it fails (here: the signing keys' reload finds
+the main pool's connections dead after a database restart, which on a refresh-only
+workload is the first statement on that pool), the client gets a 503 with Retry-After,
+but the token it holds is already rotated: its retry is taken for a reuse (RFC 9700
+§4.14.2), the grant is revoked and a theft is reported. Before, the rotation rolled back
+with the request, as it still does on SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from idp.extensions import db
+from tests.conftest import DATABASE_URL
+from tests.helpers import Actions
+
+pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop connections")
+
+
+@pytest.fixture
+def settings() -> dict:
+    return {"IDP_KEY_CACHE_SECONDS": 0}  # the keys are read again for every signature
+
+
+def _kill_main_pool(app) -> None:
+    with app.app_context():
+        held = [db.engine.raw_connection() for _ in range(3)]
+        pids = []
+        for connection in held:
+            cursor = connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(cursor.fetchone()[0])
+            cursor.close()
+        for connection in held:
+            connection.close()
+    with app.extensions["idp.autocommit"].connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
+
+
+def test_a_refresh_that_failed_after_its_rotation_can_be_retried(app, client, user, webapp):
+    actions = Actions(client)
+    tokens = actions.tokens(webapp)
+    _kill_main_pool(app)
+    first = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert first.status_code == 503 and first.headers.get("Retry-After"), first.get_data(as_text=True)
+    retry = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert retry.status_code == 200, retry.get_json()
