@@ -213,18 +213,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             dpop_jkt=self.request.dpop_jkt if client.is_public else None,
         )
         offline = _offline(client, code.scope)
-        if _postgresql():
-            refresh = random_token(32) if offline else None
-            if not _take_code_and_grant(code, grant, refresh, now):
-                # A redemption racing this one took the code first (RFC 6749 §4.1.2).
-                revocation.revoke_grant(grant.id, reason="code_reuse")
-                db.session.commit()
-                raise InvalidGrantError("the authorization code was already used")
-        else:
+        if not _postgresql():
             db.session.execute(_INSERT_GRANT, {**grant.columns(), "created_at": now})
             refresh = _store_refresh_token(grant.id, client.client_id, code.scope, now) if offline else None
+        else:
+            refresh = random_token(32) if offline else None
         body = tokens.response(client=client, user=person, grant=grant, scope=code.scope, refresh=refresh, nonce=code.nonce,
                                id_token_claims=claims.id_token_claims(person, code.id_token_claims), jkt=self.request.dpop_jkt)
+        # PostgreSQL: the statement that takes the code commits by itself, so it comes last,
+        # once the tokens are signed: a request that fails before it leaves the code unused
+        # for a retry, as the rollback does on SQLite.
+        if _postgresql() and not _take_code_and_grant(code, grant, refresh, now):
+            # A redemption racing this one took the code first (RFC 6749 §4.1.2).
+            revocation.revoke_grant(grant.id, reason="code_reuse")
+            db.session.commit()
+            raise InvalidGrantError("the authorization code was already used")
         db.session.commit()
         return 200, body, NO_STORE
 

@@ -46,3 +46,17 @@ def test_a_refresh_that_failed_after_its_rotation_can_be_retried(app, client, us
     assert first.status_code == 503 and first.headers.get("Retry-After"), first.get_data(as_text=True)
     retry = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert retry.status_code == 200, retry.get_json()
+
+
+def test_a_code_exchange_that_failed_before_its_write_can_be_retried(app, client, user, webapp):
+    # The same for a code: the statement that takes it commits by itself, so it runs last.
+    from tests.helpers import Pkce
+
+    actions = Actions(client)
+    pkce = Pkce()
+    code = actions.code(webapp, pkce, email=user.email, password="correct horse battery staple")
+    _kill_main_pool(app)
+    first = actions.exchange(webapp, code, pkce)
+    assert first.status_code == 503 and first.headers.get("Retry-After"), first.get_data(as_text=True)
+    retry = actions.exchange(webapp, code, pkce)
+    assert retry.status_code == 200, retry.get_json()
