@@ -77,6 +77,8 @@ def test_step_up_says_the_app_asks_for_it(app, client, actions, user, spa):
     html = client.get(answer.location).get_data(as_text=True)
     assert 'id="step-up-reason"' in html
     assert "test client asks you to confirm it is you with your second factor" in html
+    # Already signed in: not told to sign in to use the app.
+    assert 'id="client-name"' not in html and "asks you to sign in" not in html
     done = actions.second_factor(answer.location, code=pyotp.TOTP(secret).now())
     assert "code" in query(client.get(done.location).location)
 
