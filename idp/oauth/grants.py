@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 
 from .. import clock, metrics
 from .. import direct_sql
@@ -101,7 +101,12 @@ _PRESENTED = (
 )
 _ROTATE = (
     update(REFRESH)
-    .where(REFRESH.c.id == bindparam("token_id"), REFRESH.c.rotated_at.is_(None))
+    .where(
+        REFRESH.c.id == bindparam("token_id"), REFRESH.c.rotated_at.is_(None),
+        # The grant is checked again here, not only when the token was read: a revocation
+        # that committed in between (a sign-out, an admin) issues nothing.
+        ~exists().where(GRANTS.c.id == REFRESH.c.grant_id, GRANTS.c.revoked_at.is_not(None)),
+    )
     .values(rotated_at=bindparam("now"), successor_encrypted=bindparam("sealed"))
 )
 _ROTATED = select(REFRESH.c.rotated_at, REFRESH.c.successor_encrypted).where(REFRESH.c.id == bindparam("token_id"))
@@ -283,7 +288,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 return successor
             # A request racing this one rotated it first: read what it stored.
             latest = read_row(_ROTATED, {"token_id": presented.id})
-            rotated_at, sealed_successor = (latest.rotated_at, latest.successor_encrypted) if latest else (None, None)
+            if latest is None or latest.rotated_at is None:
+                # Not rotated by anyone: its grant was revoked (or deleted) meanwhile.
+                db.session.rollback()
+                raise InvalidGrantError("the refresh token is no longer valid")
+            rotated_at, sealed_successor = latest.rotated_at, latest.successor_encrypted
         # Rotated already: by a racing request, by a retry, or long ago (a reuse).
         if grace > 0 and sealed_successor and rotated_at is not None and now - rotated_at <= grace:
             return _keyring().decrypt(sealed_successor, context=presented.token_hash.encode()).decode()

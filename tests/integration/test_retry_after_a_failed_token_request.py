@@ -15,7 +15,7 @@ from idp.extensions import db
 from tests.conftest import DATABASE_URL
 from tests.helpers import Actions
 
-pytestmark = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop connections")
+POSTGRESQL_ONLY = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop connections")
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ def _kill_main_pool(app) -> None:
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
 
 
+@POSTGRESQL_ONLY
 def test_a_refresh_that_failed_after_its_rotation_can_be_retried(app, client, user, webapp):
     actions = Actions(client)
     tokens = actions.tokens(webapp)
@@ -48,6 +49,7 @@ def test_a_refresh_that_failed_after_its_rotation_can_be_retried(app, client, us
     assert retry.status_code == 200, retry.get_json()
 
 
+@POSTGRESQL_ONLY
 def test_a_code_exchange_that_failed_before_its_write_can_be_retried(app, client, user, webapp):
     # The same for a code: the statement that takes it commits by itself, so it runs last.
     from tests.helpers import Pkce
@@ -60,3 +62,32 @@ def test_a_code_exchange_that_failed_before_its_write_can_be_retried(app, client
     assert first.status_code == 503 and first.headers.get("Retry-After"), first.get_data(as_text=True)
     retry = actions.exchange(webapp, code, pkce)
     assert retry.status_code == 200, retry.get_json()
+
+
+def test_a_grant_revoked_while_its_refresh_is_in_flight_issues_nothing(app, client, user, webapp, monkeypatch):
+    # The token was read (and found good) before the revocation committed: the rotation
+    # itself checks the grant again, so no token of a revoked grant is issued, and the
+    # refusal is not taken for a reuse (no theft counted).
+    from idp.oauth import grants, revocation
+
+    actions = Actions(client)
+    tokens = actions.tokens(webapp)
+    validated = grants.RefreshTokenGrant.validate_token_request
+
+    def revoked_meanwhile(self):  # noqa: ANN001, ANN202
+        validated(self)
+        revocation.revoke_grant(self.request.refresh_token.grant_id, reason="logout")
+        db.session.commit()
+
+    monkeypatch.setattr(grants.RefreshTokenGrant, "validate_token_request", revoked_meanwhile)
+    reused = []
+    monkeypatch.setattr(grants.metrics, "refresh_token_reused", lambda: reused.append(1))
+    answer = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant", answer.get_json()
+    assert "access_token" not in answer.get_json()
+    assert reused == []
+    with app.app_context():
+        from idp.models import Grant, RefreshToken
+
+        assert db.session.query(RefreshToken).count() == 1  # no successor was stored
+        assert db.session.query(Grant).one().revoked_reason == "logout"
