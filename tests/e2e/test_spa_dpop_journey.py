@@ -115,7 +115,7 @@ class Traffic:
         self.tokens: list[dict] = []  # token responses, oldest first
         self.token_requests: list[dict] = []  # {"form": ..., "dpop": header or None}
         self.api: list[dict] = []  # {"method", "path", "status", "www": ..., "authorization", "dpop"}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         page.on("response", lambda r: self._seen(r, issuer, api_origin))
 
     def _seen(self, response, issuer: str, api_origin: str) -> None:  # noqa: ANN001
@@ -127,8 +127,12 @@ class Traffic:
             with self._lock:
                 self.token_requests.append({"form": form, "dpop": req.headers.get("dpop")})
             if response.status == 200:
+                # Read outside the lock: reading the body lets Playwright dispatch the next
+                # response event on this same thread, whose handler takes the lock too (it
+                # hung the suite once).
+                body = response.json()
                 with self._lock:
-                    self.tokens.append(response.json())
+                    self.tokens.append(body)
         elif req.url.startswith(api_origin + "/"):
             with self._lock:
                 self.api.append({
