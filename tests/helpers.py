@@ -193,3 +193,23 @@ def add_recovery_codes(app, user_id: int) -> list[str]:
         codes = recovery.generate(user_id)
         db.session.commit()
     return codes
+
+
+def terminate_pooled_connections(pool, via, count: int = 3) -> None:  # noqa: ANN001
+    """PostgreSQL: kill the server side of `count` connections of `pool` (an engine) while
+    they sit idle in it, through a connection of `via` (another engine), as a database
+    restart would."""
+    from sqlalchemy import text
+
+    held = [pool.raw_connection() for _ in range(count)]
+    pids = []
+    for connection in held:
+        cursor = connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+        cursor.close()
+    for connection in held:
+        connection.close()
+    with via.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
+        conn.commit()

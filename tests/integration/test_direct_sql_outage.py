@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from tests.conftest import DATABASE_URL
-from tests.helpers import Actions
+from tests.helpers import Actions, terminate_pooled_connections
 
 # A server that is not there: PostgreSQL on a port nothing listens on, SQLite in a
 # directory that does not exist. A real engine, a real failed connect.
@@ -48,25 +48,12 @@ def test_after_a_restart_one_request_fails_not_one_per_pooled_connection(app, cl
     # Core, on a disconnect, invalidates the whole pool (every connection older than the
     # failure is replaced at its next checkout); a restart kills them all at once, so one
     # request answers 503 and the next one works. The pool here has three connections.
-    from sqlalchemy import text
-
     from idp.extensions import db
 
     tokens = Actions(client).tokens(webapp, scope="openid email")
     bearer = {"Authorization": "Bearer " + tokens["access_token"]}
     assert client.get("/userinfo", headers=bearer).status_code == 200
-    pool = app.extensions["idp.autocommit"]
-    held = [pool.raw_connection() for _ in range(3)]
-    pids = []
-    for connection in held:
-        cursor = connection.cursor()
-        cursor.execute("SELECT pg_backend_pid()")
-        pids.append(cursor.fetchone()[0])
-        cursor.close()
-    for connection in held:
-        connection.close()
-    with app.app_context(), db.engine.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
-        conn.commit()
+    with app.app_context():
+        terminate_pooled_connections(app.extensions["idp.autocommit"], via=db.engine)
     assert client.get("/userinfo", headers=bearer).status_code == 503
     assert client.get("/userinfo", headers=bearer).status_code == 200

@@ -9,11 +9,10 @@ with the request, as it still does on SQLite."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from idp.extensions import db
 from tests.conftest import DATABASE_URL
-from tests.helpers import Actions
+from tests.helpers import Actions, terminate_pooled_connections
 
 POSTGRESQL_ONLY = pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"), reason="needs a server to drop connections")
 
@@ -25,18 +24,7 @@ def settings() -> dict:
 
 def _kill_main_pool(app) -> None:
     with app.app_context():
-        held = [db.engine.raw_connection() for _ in range(3)]
-        pids = []
-        for connection in held:
-            cursor = connection.cursor()
-            cursor.execute("SELECT pg_backend_pid()")
-            pids.append(cursor.fetchone()[0])
-            cursor.close()
-        for connection in held:
-            connection.close()
-    with app.extensions["idp.autocommit"].connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": pids})
-
+        terminate_pooled_connections(db.engine, via=app.extensions["idp.autocommit"])
 
 @POSTGRESQL_ONLY
 def test_a_refresh_that_failed_after_its_rotation_can_be_retried(app, client, user, webapp):
