@@ -46,6 +46,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_object(Config)
     app.config.update(overrides or {})
     settings.finalize(app.config, Path(app.instance_path))
+    from .web.json_endpoints import JsonEndpoints
+
+    # Inside ProxyFix: it sees the scheme and client address the trusted proxies saw.
+    app.wsgi_app = JsonEndpoints(app.wsgi_app, app)  # type: ignore[method-assign]
     if app.config["IDP_TRUSTED_PROXIES"]:
         # The client address is what the trusted proxies saw, never what a client claims.
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -12,7 +12,7 @@ import re
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from flask import current_app, request
+from flask import current_app
 from idp_resource.dpop import LEEWAY, MAX_AGE, InvalidProof, Proof, verify_proof
 
 from .. import clock
@@ -30,13 +30,13 @@ class InvalidDpopProof(OAuth2Error):
     status_code = 400
 
 
-def _proof(path: str, access_token: str | None = None) -> Proof | None:
-    values = request.headers.getlist("DPoP")
+def _proof(headers, method: str, path: str, access_token: str | None = None) -> Proof | None:  # noqa: ANN001
+    values = headers.getlist("DPoP")
     if not values:
         return None
     if len(values) > 1:
         raise InvalidProof("exactly one DPoP header is allowed")
-    proof = verify_proof(values[0], method=request.method, uri=current_app.config["IDP_ISSUER"] + path,
+    proof = verify_proof(values[0], method=method, uri=current_app.config["IDP_ISSUER"] + path,
                          now=clock.now(), access_token=access_token)
     if not proofs.first_use(proof.jkt, proof.jti, MAX_AGE + LEEWAY):
         raise InvalidProof("the DPoP proof was used before")
@@ -50,12 +50,12 @@ def check_jkt_parameter(value: str | None) -> None:
         raise InvalidRequestError("dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")
 
 
-def token_request_key(*, required: bool, bound_to: str | None) -> str | None:
+def token_request_key(request, *, required: bool, bound_to: str | None) -> str | None:  # noqa: ANN001
     """The thumbprint a token request proves possession of (None without a proof); the
     proof is required for a client registered with `--dpop`, for a DPoP-bound grant and
     for a code requested with `dpop_jkt`, whose key it must match."""
     try:
-        proof = _proof("/token")
+        proof = _proof(request.headers, request.method, "/token")
     except InvalidProof as exc:
         raise InvalidDpopProof(description=exc.description) from None
     if proof is None and (required or bound_to):
@@ -65,9 +65,9 @@ def token_request_key(*, required: bool, bound_to: str | None) -> str | None:
     return proof.jkt if proof is not None else None
 
 
-def resource_request_key(access_token: str, path: str) -> str | None:
+def resource_request_key(headers, method: str, access_token: str, path: str) -> str | None:  # noqa: ANN001
     """The key proven for a resource request with `Authorization: DPoP …`; raises InvalidProof."""
-    proof = _proof(path, access_token)
+    proof = _proof(headers, method, path, access_token)
     if proof is None:
         raise InvalidProof("a DPoP proof is required with a DPoP token")
     return proof.jkt

@@ -197,7 +197,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         code: RedeemedCode = self.request.authorization_code
         pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
         # RFC 9449 §10: a code requested with dpop_jkt is redeemed only with that key.
-        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=code.dpop_jkt)
+        self.request.dpop_jkt = dpop.token_request_key(self.request, required=self.request.client.dpop_bound, bound_to=code.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
         code: RedeemedCode = self.request.authorization_code
@@ -256,7 +256,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         grant = presented.grant
         if grant.revoked_at is not None or grant.expires_at <= clock.now():
             raise InvalidGrantError("the refresh token is no longer valid")
-        self.request.dpop_jkt = dpop.token_request_key(required=self.request.client.dpop_bound, bound_to=grant.dpop_jkt)
+        self.request.dpop_jkt = dpop.token_request_key(self.request, required=self.request.client.dpop_bound, bound_to=grant.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
         presented: PresentedRefreshToken = self.request.refresh_token

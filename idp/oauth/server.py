@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from typing import NamedTuple
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
@@ -33,6 +35,49 @@ class StoredAuthorizationRequest(OAuth2Request):
     @property
     def form(self) -> dict[str, str]:
         return {}
+
+
+class Answer(NamedTuple):
+    """What the token, revocation and introspection endpoints answer, before any framework
+    wraps it: the Flask views and the WSGI layer (web/json_endpoints) send the same."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+
+    def response(self) -> Response:
+        response = Response(self.body, status=self.status, headers=self.headers)
+        if not self.body and not any(name.lower() == "content-type" for name, _ in self.headers):
+            del response.headers["Content-Type"]  # not werkzeug's text/html for an empty 401
+        return response
+
+
+class FormRequest(OAuth2Request):
+    """A form-encoded POST, parsed from the WSGI environ without Flask's request object
+    (web/json_endpoints): the same method, URI, headers and parameters authlib reads."""
+
+    def __init__(self, method: str, uri: str, headers, items: list[tuple[str, str]]):  # noqa: ANN001
+        super().__init__(method, uri, headers=headers)
+        self.payload = _FormPayload(items)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data
+
+
+class _FormPayload(BasicOAuth2Payload):
+    def __init__(self, items: list[tuple[str, str]]):
+        # The first of a repeated parameter, as werkzeug's MultiDict gives; the list keeps
+        # them all, for authlib's check that no parameter is repeated (RFC 6749 §3.1).
+        self._data = {}
+        self._datalist = {}
+        for key, value in items:
+            self._data.setdefault(key, value)
+            self._datalist.setdefault(key, []).append(value)
 
 
 class AuthorizationServer(_FlaskServer):
@@ -65,22 +110,28 @@ class AuthorizationServer(_FlaskServer):
         allowed scopes then decide (Client.get_allowed_scope)."""
 
     def create_oauth2_request(self, request):  # noqa: ANN001, ANN201
-        if isinstance(request, StoredAuthorizationRequest):
+        if isinstance(request, (StoredAuthorizationRequest, FormRequest)):
             return request
         return super().create_oauth2_request(request)
 
-    def handle_error_response(self, request, error) -> Response:  # noqa: ANN001
-        response = super().handle_error_response(request, error)
-        if response.status_code == 302:
-            return response
+    def handle_response(self, status_code: int, payload, headers) -> Answer:  # noqa: ANN001
+        body = json.dumps(payload) if isinstance(payload, dict) else (payload or "")
+        return Answer(status_code, body.encode() if isinstance(body, str) else body, list(headers))
+
+    def handle_error_response(self, request, error) -> Answer:  # noqa: ANN001
+        answer = super().handle_error_response(request, error)
+        if answer.status == 302:
+            return answer
         # RFC 6749 §5.2: errors are not cached either; a failed client authentication
         # answers 401 whichever method the client tried.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        if error.error == "invalid_client" and response.status_code != 429:
-            response.status_code = 401
-            response.headers["WWW-Authenticate"] = 'Basic realm="idp"'
-        return response
+        headers = [(k, v) for k, v in answer.headers if k.lower() not in ("cache-control", "pragma")]
+        headers += [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        status = answer.status
+        if error.error == "invalid_client" and status != 429:
+            status = 401
+            headers = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
+            headers.append(("WWW-Authenticate", 'Basic realm="idp"'))
+        return Answer(status, answer.body, headers)
 
 
 class ClientLocked(OAuth2Error):

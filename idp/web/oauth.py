@@ -3,18 +3,15 @@ introspection and RP-initiated logout."""
 
 from __future__ import annotations
 
-import json
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_babel import gettext
-from idp_resource.dpop import InvalidProof
 
-from .. import i18n, metrics
+from .. import i18n
 from ..authn import policy
 from ..extensions import csrf, db
-from ..oauth import access, authorize as authz, dpop, revocation
-from ..oauth.claims import claims_for
-from . import constant_documents, cors, flow, session as web_session
+from ..oauth import authorize as authz, revocation
+from . import constant_documents, cors, flow, json_endpoints, session as web_session
 
 bp = Blueprint("oauth", __name__)
 
@@ -80,27 +77,27 @@ def resume() -> Response:
 
 # --- token, revocation, introspection -----------------------------------------------
 
+# Ordinary requests are answered before Flask (web/json_endpoints); these views take the
+# rest (a query string, a chunked body, another content type) with the same functions.
+
 @bp.post("/token", provide_automatic_options=False)
 @csrf.exempt
 def token() -> Response:
-    response = _server().create_token_response()
-    if response.status_code == 200:
-        metrics.token_issued(request.form.get("grant_type"))
-    return cors.for_client(response)
+    return json_endpoints.token(_server(), origin=request.headers.get("Origin"), client_id=request.form.get("client_id"),
+                                grant_type=request.form.get("grant_type")).response()
 
 
 @bp.post("/revoke", provide_automatic_options=False)
 @csrf.exempt
 def revoke() -> Response:
-    return cors.for_client(_server().create_endpoint_response("revocation"))
+    return json_endpoints.revocation(_server(), origin=request.headers.get("Origin"),
+                                     client_id=request.form.get("client_id")).response()
 
 
 @bp.post("/introspect")
 @csrf.exempt
 def introspect() -> Response:
-    response = _server().create_endpoint_response("introspection")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_endpoints.introspection(_server()).response()
 
 
 @bp.route("/token", methods=["OPTIONS"])
@@ -115,53 +112,8 @@ def preflight() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"], provide_automatic_options=False)
 @csrf.exempt
 def userinfo() -> Response:
-    scheme, token_value = _access_token()
-    found = access.validate(token_value) if token_value else None
-    if found is None or found.user is None:
-        # RFC 6750 §3.1
-        error = f'{scheme} error="invalid_token"' if token_value else 'Bearer realm="idp"'
-        response = Response(status=401, headers={"WWW-Authenticate": error})
-        return cors.for_token(response, None)
-    refused = _dpop_refusal(scheme, token_value, found.claims)
-    if refused is not None:
-        return cors.for_token(refused, None)
-    scopes = set(str(found.claims.get("scope", "")).split())
-    if "openid" not in scopes:
-        response = Response(status=403, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="openid"'})
-        return cors.for_token(response, found.claims)
-    response = Response(json.dumps(claims_for(found.user, scopes)), mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return cors.for_token(response, found.claims)
-
-
-def _access_token() -> tuple[str, str | None]:
-    """The scheme (Bearer or DPoP) and the access token of the request."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() in ("bearer", "dpop") and value.strip():
-        return ("DPoP" if scheme.lower() == "dpop" else "Bearer"), value.strip()
-    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-        return "Bearer", request.form.get("access_token") or None  # RFC 6750 §2.2
-    return "Bearer", None
-
-
-def _dpop_refusal(scheme: str, token_value: str, claims: dict) -> Response | None:
-    """RFC 9449 §7: a DPoP-bound token needs the DPoP scheme and a proof of its key; a
-    bearer token is not sent as DPoP. None when the request may go on."""
-    cnf = claims.get("cnf")
-    bound = cnf.get("jkt") if isinstance(cnf, dict) else None
-    if bound is None and scheme == "Bearer":
-        return None
-    algs = " ".join(dpop.ALGS)
-    if bound is None or scheme != "DPoP":
-        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
-    try:
-        proven = dpop.resource_request_key(token_value, "/userinfo")
-    except InvalidProof:
-        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_dpop_proof", algs="{algs}"'})
-    if proven != bound:
-        return Response(status=401, headers={"WWW-Authenticate": f'DPoP error="invalid_token", algs="{algs}"'})
-    return None
+    form_token = request.form.get("access_token") if request.mimetype == "application/x-www-form-urlencoded" else None
+    return json_endpoints.userinfo(request.headers, request.method, form_token).response()
 
 
 # --- RP-initiated logout --------------------------------------------------------------
