@@ -233,7 +233,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             revocation.revoke_grant(grant.id, reason="code_reuse")
             db.session.commit()
             raise InvalidGrantError("the authorization code was already used")
-        db.session.commit()
+        _commit()
         return 200, body, NO_STORE
 
 
@@ -271,7 +271,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         body = tokens.response(client=client, user=person, grant=presented.grant, scope=scope, refresh=successor,
                                jkt=self.request.dpop_jkt)
         body["refresh_token"] = self._rotate(presented, client, successor)
-        db.session.commit()
+        _commit()
         return 200, body, NO_STORE
 
     def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient, successor: str) -> str:
@@ -301,6 +301,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         db.session.commit()
         metrics.refresh_token_reused()
         raise InvalidGrantError("the refresh token was already used")
+
+
+def _commit() -> None:
+    """Commit the request's session, if it has one: on PostgreSQL a redemption or a refresh
+    writes outside it, and a session made only to commit nothing cost 30 µs a request."""
+    if db.session.registry.has():
+        db.session.commit()
 
 
 def _postgresql() -> bool:
