@@ -8,8 +8,8 @@ JSON). Errors come out as SQLAlchemy's, so `OperationalError` still means "datab
 and a broken connection is dropped from the pool, as Core does.
 
 Only for statements that stand alone: the reads of a grant with its person, a client row,
-the signed-in person, and on PostgreSQL a refresh token's rotation, which is one statement
-(oauth.grants). The pool is in autocommit mode and waits for the disk; never for a read that a
+the signed-in person, an authorization code's INSERT, and on PostgreSQL a refresh token's
+rotation and a code's redemption, each one statement (oauth.grants). The pool is in autocommit mode and waits for the disk; never for a read that a
 later write of the same request depends on."""
 
 from __future__ import annotations
@@ -72,9 +72,11 @@ def read_row(statement: Select[Any], params: dict[str, Any]) -> Any | None:
     return compiled.row(*row)
 
 
-def write(statement: Executable, params: dict[str, Any]) -> int:
-    """Run one INSERT, UPDATE or DELETE, committed by itself; the number of rows it wrote."""
-    engine: Engine = current_app.extensions["idp.autocommit"]
+def write(statement: Executable, params: dict[str, Any], pool: str = "idp.autocommit") -> int:
+    """Run one INSERT, UPDATE or DELETE, committed by itself; the number of rows it wrote.
+    `pool`: "idp.ephemeral" for the one kind of write that need not wait for the disk
+    (extensions.write_ephemeral)."""
+    engine: Engine = current_app.extensions[pool]
     compiled = _compiled(statement, engine.dialect)
     return execute(engine, compiled.sql, compiled.parameters(params), returns_rows=False)[1]
 

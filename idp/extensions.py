@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -28,5 +27,6 @@ def write_ephemeral(statement: Executable, params: dict[str, Any]) -> None:
     second of such writes. Only for rows whose loss is harmless: an authorization code
     (its exchange fails and the app starts the sign-in again), never a use, a revocation
     or a credential."""
-    with current_app.extensions["idp.ephemeral"].connect() as connection:
-        connection.execute(statement, params)
+    from . import direct_sql
+
+    direct_sql.write(statement, params, pool="idp.ephemeral")

@@ -46,7 +46,11 @@ def _keyring():  # noqa: ANN202
 
 # The statements are built once: executing the same object with new parameters skips its
 # construction and the computation of its compiled-cache key on every request.
-_INSERT_CODE = insert(CODES)
+_CODE_COLUMNS = ("code_hash", "client_id", "user_id", "redirect_uri", "scope", "nonce", "code_challenge", "auth_time",
+                 "acr", "amr", "sid", "id_token_claims", "dpop_jkt", "expires_at", "grant_id")
+# Every column named, so that the statement compiles once for direct_sql (an INSERT of the
+# bare table would compile to the columns of each call's parameters).
+_INSERT_CODE = insert(CODES).values({c: bindparam(c, type_=CODES.c[c].type) for c in _CODE_COLUMNS})
 _TAKE_CODE = (
     update(CODES)
     .where(
@@ -138,8 +142,11 @@ def _offline(client: RegisteredClient, scope: str) -> bool:
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-    # 256 bits of entropy per code.
-    AUTHORIZATION_CODE_LENGTH = 43
+
+    def generate_authorization_code(self) -> str:
+        """256 bits of entropy (43 characters): authlib draws its codes one character at a
+        time from SystemRandom, 40 µs a code."""
+        return random_token(32)
 
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         ctx = request.auth_context  # set by the authorization view: who, how, when

@@ -55,3 +55,22 @@ def test_a_lost_connection_is_one_503_then_the_pool_is_rebuilt(app, user, webapp
     first = api.get("/userinfo", headers=bearer)
     assert first.status_code == 503 and first.headers.get("Retry-After")
     assert api.get("/userinfo", headers=bearer).status_code == 200
+
+
+def test_a_code_is_written_as_core_would_and_only_its_pool_skips_the_disk(app, user, webapp, monkeypatch):
+    """The code's INSERT is a direct write on the ephemeral pool: every column as stored by
+    Core (JSON included), and on PostgreSQL the only pool with synchronous_commit off."""
+    from idp.models import AuthorizationCode
+
+    pools = []
+    original = direct_sql.execute
+    monkeypatch.setattr(direct_sql, "execute", lambda engine, *a, **k: pools.append(engine) or original(engine, *a, **k))
+    Actions(app.test_client()).code(webapp, claims='{"id_token": {"email": null}}')
+    assert app.extensions["idp.ephemeral"] in pools
+    with app.app_context():
+        row = db.session.scalars(select(AuthorizationCode)).one()
+        assert row.amr == ["pwd"] and row.id_token_claims == ["email"] and row.user_id == user.id
+        if "postgresql" in DATABASE_URL:
+            for pool, expected in (("idp.ephemeral", "off"), ("idp.autocommit", "on")):
+                with app.extensions[pool].connect() as connection:
+                    assert connection.execute(text("SHOW synchronous_commit")).scalar() == expected
