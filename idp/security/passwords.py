@@ -3,11 +3,17 @@
 Each hash holds `memory_kib` of memory while it runs; without a bound, a flood of sign-ins
 multiplies that by the number of threads. Callers that cannot get a slot in time get
 `HasherBusy`, which the web layer answers with 503.
+
+The bound is also what a worker keeps: glibc reuses a freed hash buffer for the next hash
+(its mmap threshold rises to the buffer's size), so a worker holds at most `max_concurrent`
+buffers (4 × 19 MiB at the defaults) once it has seen that many sign-ins at once. Giving
+each buffer back at once (a fixed mmap threshold, as this module did before) made every
+hash fault its 19 MiB in again page by page: 11.5 ms of system time per verification, 40 %
+of the hash itself (issue 8, tests/unit/test_password_memory.py).
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from dataclasses import dataclass
@@ -21,19 +27,6 @@ from . import legacy_hashes
 
 class HasherBusy(RuntimeError):
     pass
-
-
-def _return_hash_memory_to_the_os() -> None:
-    """Each argon2 hash takes `memory_kib` from malloc. glibc raises its mmap threshold to
-    the size of a freed mmapped block, so after the first hashes these buffers come from
-    the heap and stay resident: a worker kept about 95 MiB it no longer used after a burst
-    of sign-ins. A fixed threshold (which also turns the raising off) gives them back."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc: nothing to tune
-    m_mmap_threshold = -3
-    libc.mallopt(m_mmap_threshold, 128 * 1024)
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,6 @@ class Passwords:
             parallelism=params.parallelism,
             type=Type.ID,
         )
-        _return_hash_memory_to_the_os()
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._wait = wait_seconds
         # A real hash to verify against when the email is unknown, so both paths cost the same.
