@@ -38,8 +38,8 @@ class StoredAuthorizationRequest(OAuth2Request):
 
 
 class Answer(NamedTuple):
-    """What the token, revocation and introspection endpoints answer, before any framework
-    wraps it: the Flask views and the WSGI layer (web/json_endpoints) send the same."""
+    """What the token, revocation, introspection and userinfo endpoints answer, before any
+    framework wraps it: the Flask views and the WSGI layer (web/json_endpoints) send the same."""
 
     status: int
     body: bytes
@@ -71,8 +71,8 @@ class FormRequest(OAuth2Request):
 
 class _FormPayload(BasicOAuth2Payload):
     def __init__(self, items: list[tuple[str, str]]):
-        # The first of a repeated parameter, as werkzeug's MultiDict gives; the list keeps
-        # them all, for authlib's check that no parameter is repeated (RFC 6749 §3.1).
+        # The first of a repeated parameter, as werkzeug's MultiDict gives; the lists keep
+        # them all (authlib's `datalist`).
         self._data = {}
         self._datalist = {}
         for key, value in items:
