@@ -5,7 +5,8 @@ on standard input ({"requests": [{"name", "method", "path", "form", "headers"}]}
 request goes through the provider in-process (Flask's test client, same database and
 Redis as the live server); every SELECT, UPDATE and DELETE it sent is EXPLAINed with its
 own parameters. Prints a JSON list: {request, statement, plan, seq_scan}. Nothing here
-changes the provider: it only listens to SQLAlchemy's statement events.
+changes the provider: it listens to SQLAlchemy's statement events, and records what
+idp/direct_sql.py runs on the cursor (the hottest statements, which bypass those events).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _short(statement: str) -> str:
 
 
 def main() -> None:
-    from idp import create_app
+    from idp import create_app, direct_sql
     from idp.extensions import db
 
     job = json.load(sys.stdin)
@@ -35,11 +36,24 @@ def main() -> None:
     with app.app_context():
         engine = db.engine
 
+        def note(statement: str, parameters: object) -> None:
+            # WITH: a refresh's rotation and a code's redemption are data-modifying CTEs
+            # (EXPLAIN without ANALYZE plans them without running them).
+            if statement.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH"):
+                seen.append((current["name"], statement, parameters))
+
         @event.listens_for(engine, "before_cursor_execute")
         def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-            verb = statement.lstrip().split(None, 1)[0].upper()
-            if verb in ("SELECT", "UPDATE", "DELETE") and not executemany:
-                seen.append((current["name"], statement, parameters))
+            if not executemany:
+                note(statement, parameters)
+
+        on_the_cursor = direct_sql.execute
+
+        def recorded(engine, sql, parameters, returns_rows=True):  # noqa: ANN001, ANN202
+            note(sql, parameters)
+            return on_the_cursor(engine, sql, parameters, returns_rows)
+
+        direct_sql.execute = recorded
 
         http = app.test_client()
         # Once per process, not per request: the signing-key cache loads the (small)
@@ -54,6 +68,7 @@ def main() -> None:
             if response.status_code >= 400:
                 print(f"[bench] explain: {request['name']} answered {response.status_code}", file=sys.stderr)
         event.remove(engine, "before_cursor_execute", record)
+        direct_sql.execute = on_the_cursor
 
         out, unique = [], set()
         with engine.connect() as conn:
