@@ -8,9 +8,9 @@ WSGI environ becomes authlib's request directly, inside an application context (
 database session, the caches), and authlib's answer goes out as it is.
 
 Only the ordinary shape is taken: a POST of a form with a Content-Length within the limit
-(or a GET of userinfo), no query string, no NUL. Anything else (chunked, too large, another content type, a query
-string, malformed text) goes on to the Flask views, which call the same functions and add
-the same error handling. An exception raised in here is answered by the app's own error
+(or a GET of userinfo), no query string, no NUL. Anything else (chunked, too large, another
+content type, a query string, malformed text) goes on to the Flask views, which call the
+same functions and add the same error handling. An exception raised in here is answered by the app's own error
 handlers (a lost database is 503, anything unexpected 500 and logged), so both ways in
 answer alike.
 """
