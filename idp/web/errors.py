@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
@@ -125,6 +126,12 @@ def register(app: Flask) -> None:
         # Fail closed: the old system could not say whether the password is right.
         log.error("%s", exc)
         return _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
+
+    @app.errorhandler(InsecureTransportError)
+    def insecure_transport(exc: InsecureTransportError) -> Response:
+        # authlib checks the request's URI before its own error handling: plain http to
+        # anything but loopback, or a Host header it cannot parse, is the client's error.
+        return _answer(400, "invalid_request", lazy_gettext("The request did not come over https, or its address is not valid."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:

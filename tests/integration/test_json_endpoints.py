@@ -129,3 +129,13 @@ def test_an_unexpected_error_is_a_logged_500_in_json(app, client, webapp, monkey
     assert response.get_json()["error"] == "server_error"
     assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Request-ID"]
     assert "unhandled error" in caplog.text
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", VIA_FLASK])
+def test_a_malformed_host_is_a_400_not_a_500(client, webapp, content_type):
+    # authlib checks the request's URI for https before anything else, and a Host it cannot
+    # parse made that check raise outside its error handling.
+    response = client.post("/token", data="grant_type=client_credentials",
+                           headers={**basic(webapp), "Host": "[", "Content-Type": content_type})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
