@@ -9,7 +9,8 @@ and a broken connection is dropped from the pool, as Core does.
 
 Only for statements that stand alone: the reads of a grant with its person, a client row,
 the signed-in person, an authorization code's INSERT, and on PostgreSQL a refresh token's
-rotation and a code's redemption, each one statement (oauth.grants). The pool is in autocommit mode and waits for the disk; never for a read that a
+rotation and a code's redemption, each one statement (oauth.grants). The pools are in
+autocommit mode, and all but the codes' one wait for the disk; never for a read that a
 later write of the same request depends on."""
 
 from __future__ import annotations
