@@ -8,8 +8,9 @@ JSON). Errors come out as SQLAlchemy's, so `OperationalError` still means "datab
 and a broken connection is dropped from the pool, as Core does.
 
 Only for statements that stand alone: the reads of a grant with its person, a client row,
-the signed-in person, an authorization code's INSERT, and on PostgreSQL a refresh token's
-rotation and a code's redemption, each one statement (oauth.grants). The pools are in
+the signed-in person, an authorization code's INSERT, and on PostgreSQL a refresh (the
+token's read, checks, rotation and successor) and a code's redemption, each one statement
+(oauth.grants). The pools are in
 autocommit mode, and all but the codes' one wait for the disk; never for a read that a
 later write of the same request depends on."""
 

@@ -21,6 +21,7 @@ from ..store import proofs
 #: Discovery's dpop_signing_alg_values_supported.
 ALGS = ["ES256", "RS256", "EdDSA"]
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+_UNVERIFIED = object()
 
 
 class InvalidDpopProof(OAuth2Error):
@@ -53,16 +54,23 @@ def check_jkt_parameter(value: str | None) -> None:
 def token_request_key(request, *, required: bool, bound_to: str | None) -> str | None:  # noqa: ANN001
     """The thumbprint a token request proves possession of (None without a proof); the
     proof is required for a client registered with `--dpop`, for a DPoP-bound grant and
-    for a code requested with `dpop_jkt`, whose key it must match."""
-    try:
-        proof = _proof(request.headers, request.method, "/token")
-    except InvalidProof as exc:
-        raise InvalidDpopProof(description=exc.description) from None
-    if proof is None and (required or bound_to):
+    for a code requested with `dpop_jkt`, whose key it must match.
+
+    The proof is verified once per request, and its key remembered on it: its first
+    verification spends its jti, so a second check in the same request (a refresh that
+    first tries its one statement, oauth.grants) must not find it used."""
+    jkt = getattr(request, "dpop_proven_jkt", _UNVERIFIED)
+    if jkt is _UNVERIFIED:
+        try:
+            proof = _proof(request.headers, request.method, "/token")
+        except InvalidProof as exc:
+            raise InvalidDpopProof(description=exc.description) from None
+        jkt = request.dpop_proven_jkt = proof.jkt if proof is not None else None
+    if jkt is None and (required or bound_to):
         raise InvalidDpopProof(description="a DPoP proof is required for this client")
-    if bound_to and proof is not None and proof.jkt != bound_to:
+    if bound_to and jkt is not None and jkt != bound_to:
         raise InvalidDpopProof(description="the grant is bound to another DPoP key")
-    return proof.jkt if proof is not None else None
+    return jkt
 
 
 def resource_request_key(headers, method: str, access_token: str, path: str) -> str | None:  # noqa: ANN001

@@ -5,18 +5,20 @@ from the sign-in into every token.
 
 The token endpoint is the hot path: statements are SQLAlchemy Core, each check that can be
 part of a write is (a conditional UPDATE … RETURNING), and clients come from the
-process's cache (client_lookup). On PostgreSQL each request is two round trips outside any
-transaction: a read, then one data-modifying statement that is conditional on what was read
-(a code redemption takes the code and writes the grant and its refresh token; a refresh
-rotates the token and stores its successor). SQLite has no data-modifying CTE: there they are
-two or three statements in one transaction.
+process's cache (client_lookup). On PostgreSQL, outside any transaction, a code redemption
+is two round trips: a read, then one data-modifying statement conditional on what was read,
+which takes the code and writes the grant and its refresh token. A refresh is one: a
+statement that reads the token, checks it, rotates it and stores its successor (with a
+`scope` parameter, or when that statement rotates nothing, a read comes first, as for a
+code). SQLite has no data-modifying CTE: there they are two or three statements in one
+transaction.
 """
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from flask import current_app
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 
 from .. import clock, metrics
 from .. import direct_sql
@@ -26,7 +28,7 @@ from ..models import AuthorizationCode, Grant, RefreshToken, User
 from ..security.tokens import random_token, token_hash
 from . import claims, dpop, pkce, revocation, tokens
 from .client_lookup import RegisteredClient
-from .records import GrantRecord, PresentedRefreshToken, RedeemedCode
+from .records import GrantRecord, PersonRecord, PresentedRefreshToken, RedeemedCode
 
 NO_STORE = [
     ("Content-Type", "application/json"),
@@ -42,6 +44,10 @@ USERS = User.__table__
 
 def _keyring():  # noqa: ANN202
     return current_app.extensions["idp.keyring"]
+
+
+def _signing_key() -> tuple[str, object]:
+    return current_app.extensions["idp.keys"].signing_key()
 
 
 # The statements are built once: executing the same object with new parameters skips its
@@ -122,6 +128,44 @@ _ROTATE_AND_ISSUE = insert(REFRESH).from_select(
     ["token_hash", "grant_id", "client_id", "scope", "issued_at"],
     select(bindparam("successor_hash"), _ROTATED_NOW.c.grant_id, _ROTATED_NOW.c.client_id, _ROTATED_NOW.c.scope,
            bindparam("now")),
+)
+
+
+# PostgreSQL, a refresh without a `scope` parameter (RefreshTokenGrant): the read, the
+# checks, the rotation and the successor in one statement, one round trip. `live` is the
+# presented token only if a refresh may rotate it; of two racing requests, the second's
+# UPDATE waits for the first's commit, re-checks `rotated_at` on the row and takes nothing.
+_LIVE = (
+    select(*PresentedRefreshToken.COLUMNS(REFRESH, GRANTS, USERS))
+    .join(GRANTS, GRANTS.c.id == REFRESH.c.grant_id)
+    .join(USERS, USERS.c.id == GRANTS.c.user_id)
+    .where(
+        REFRESH.c.token_hash == bindparam("digest"), REFRESH.c.client_id == bindparam("client"),
+        REFRESH.c.rotated_at.is_(None), GRANTS.c.revoked_at.is_(None), GRANTS.c.expires_at > bindparam("now"),
+        USERS.c.disabled.is_(False),
+        # RFC 9449 §5: a grant bound to a key is refreshed only with a proof of that key
+        # (`jkt` is NULL without a proof, and NULL equals nothing).
+        or_(GRANTS.c.dpop_jkt.is_(None), GRANTS.c.dpop_jkt == bindparam("jkt")),
+    )
+    .cte("live")
+)
+_TAKEN_LIVE = (
+    update(REFRESH)
+    # By the id as a value (`live` is one row at most: token_hash is unique), so that the
+    # row is found by its primary key whatever the planner thinks of the table's size; a
+    # join with the CTE was planned as a scan of the table while it was small.
+    .where(REFRESH.c.id == select(_LIVE.c.id).scalar_subquery(), REFRESH.c.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"), successor_encrypted=bindparam("sealed"))
+    .returning(REFRESH.c.id)
+    .cte("taken")
+)
+_SUCCESSOR = insert(REFRESH).from_select(
+    ["token_hash", "grant_id", "client_id", "scope", "issued_at"],
+    select(bindparam("successor_hash"), _LIVE.c.grant_id, _LIVE.c.client_id, _LIVE.c.scope, bindparam("now"))
+    .join_from(_LIVE, _TAKEN_LIVE, _TAKEN_LIVE.c.id == _LIVE.c.id),
+).cte("successor")
+_REFRESH_IN_ONE = (
+    select(*_LIVE.c).join_from(_LIVE, _TAKEN_LIVE, _TAKEN_LIVE.c.id == _LIVE.c.id).add_cte(_SUCCESSOR)
 )
 
 
@@ -258,16 +302,41 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return None if person.disabled else person
 
     def validate_token_request(self) -> None:
-        super().validate_token_request()
-        presented: PresentedRefreshToken = self.request.refresh_token
-        grant = presented.grant
+        client = self._validate_request_client()
+        self.request.client = client
+        value = self.request.form.get("refresh_token")
+        if value is None:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        if _postgresql() and not self.request.payload.scope:
+            # Read, checked and rotated by one statement in create_token_response; only the
+            # proof is checked first, since the statement needs its key.
+            self.request.dpop_jkt = dpop.token_request_key(self.request, required=client.dpop_bound, bound_to=None)
+            return
+        self._check_presented(client, value)
+
+    def _check_presented(self, client: RegisteredClient, value: str) -> None:
+        """Read the presented token and check it as authlib does, then its grant and key."""
+        token = self.authenticate_refresh_token(value)
+        if not token or not token.check_client(client):
+            raise InvalidGrantError()
+        self._validate_token_scope(token)
+        self.request.refresh_token = token
+        grant = token.grant
         if grant.revoked_at is not None or grant.expires_at <= clock.now():
             raise InvalidGrantError("the refresh token is no longer valid")
-        self.request.dpop_jkt = dpop.token_request_key(self.request, required=self.request.client.dpop_bound, bound_to=grant.dpop_jkt)
+        self.request.dpop_jkt = dpop.token_request_key(self.request, required=client.dpop_bound, bound_to=grant.dpop_jkt)
 
     def create_token_response(self):  # noqa: ANN201
-        presented: PresentedRefreshToken = self.request.refresh_token
         client: RegisteredClient = self.request.client
+        if self.request.refresh_token is None:
+            answer = self._rotate_in_one_statement(client)
+            if answer is not None:
+                return answer
+            # The statement found nothing to rotate: the reads and checks of the general
+            # path say why (unknown, revoked, another key, a racing rotation inside the
+            # grace window, a reuse) and act on it.
+            self._check_presented(client, self.request.form["refresh_token"])
+        presented: PresentedRefreshToken = self.request.refresh_token
         person = self.authenticate_user(presented)
         if person is None:
             raise InvalidGrantError("the account is not active")
@@ -279,6 +348,31 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                                jkt=self.request.dpop_jkt)
         body["refresh_token"] = self._rotate(presented, client, successor)
         _commit()
+        return 200, body, NO_STORE
+
+    def _rotate_in_one_statement(self, client: RegisteredClient):  # noqa: ANN202
+        """PostgreSQL, without a `scope` parameter: one round trip finds the token, checks
+        all that is stored about it (its client, unrotated, its grant live and bound to this
+        key, its person active), rotates it and stores its successor (_REFRESH_IN_ONE).
+        None when it rotated nothing.
+
+        The tokens are signed after that commit. So that nothing after it can fail but a
+        bug, the signing key is taken first (the key cache may read Redis and the
+        database), and what follows is computation on values already in hand."""
+        signer = _signing_key()
+        digest = token_hash(self.request.form["refresh_token"])
+        successor = random_token(32)
+        sealed = (_keyring().encrypt(successor.encode(), context=digest.encode())
+                  if client.refresh_grace_seconds else None)
+        row = read_row(_REFRESH_IN_ONE, {
+            "digest": digest, "client": client.client_id, "now": clock.now(), "jkt": self.request.dpop_jkt,
+            "sealed": sealed, "successor_hash": token_hash(successor),
+        })
+        if row is None:
+            return None
+        presented = PresentedRefreshToken.from_row(row)
+        body = tokens.response(client=client, user=presented.person, grant=presented.grant, scope=presented.scope,
+                               refresh=successor, jkt=self.request.dpop_jkt, signer=signer)
         return 200, body, NO_STORE
 
     def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient, successor: str) -> str:

@@ -21,8 +21,10 @@ class InvalidToken(ValueError):
     pass
 
 
-def sign(keys: KeyCache, claims: dict[str, Any], typ: str = "JWT") -> str:
-    alg, key = keys.signing_key()
+def sign(keys: KeyCache, claims: dict[str, Any], typ: str = "JWT", signer: tuple[str, Any] | None = None) -> str:
+    """`signer`: the (alg, key) of keys.signing_key(), taken earlier by a caller that must
+    not touch the cache (and so Redis or the database) at this point."""
+    alg, key = signer or keys.signing_key()
     header = {"alg": alg, "typ": typ, "kid": key.kid}  # type: ignore[attr-defined]
     return jwt.encode(header, claims, key, algorithms=[alg])
 

@@ -41,6 +41,7 @@ def new_grant_id() -> str:
 
 def access_token(
     *, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None, jkt: str | None = None,
+    signer: tuple[str, Any] | None = None,
 ) -> str:
     s, now = settings(), clock.now()
     claims: dict[str, Any] = {
@@ -61,15 +62,16 @@ def access_token(
         claims.update(auth_time=grant.auth_time, acr=grant.acr, amr=grant.amr)
         if grant.sid:
             claims["sid"] = grant.sid
-    return jwt.sign(_keys(), claims, typ="at+jwt")
+    return jwt.sign(_keys(), claims, typ="at+jwt", signer=signer)
 
 
 def id_token(
     *, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, signer: tuple[str, Any] | None = None,
 ) -> str:
     s, now = settings(), clock.now()
-    alg, _ = _keys().signing_key()
+    signer = signer or _keys().signing_key()
+    alg = signer[0]
     claims: dict[str, Any] = {
         "iss": s.issuer,
         "sub": user.subject,
@@ -88,7 +90,7 @@ def id_token(
         claims["nonce"] = nonce
     if extra:
         claims.update(extra)  # the person's claims the `claims` parameter asked for
-    return jwt.sign(_keys(), claims)
+    return jwt.sign(_keys(), claims, signer=signer)
 
 
 def response(
@@ -101,9 +103,11 @@ def response(
     nonce: str | None = None,
     id_token_claims: dict[str, Any] | None = None,
     jkt: str | None = None,
+    signer: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The token endpoint's JSON body (RFC 6749 §5.1)."""
-    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt)
+    """The token endpoint's JSON body (RFC 6749 §5.1). `signer`: see jwt.sign."""
+    signer = signer or _keys().signing_key()
+    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt, signer=signer)
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
@@ -113,5 +117,6 @@ def response(
     if refresh:
         body["refresh_token"] = refresh
     if user is not None and grant is not None and "openid" in scope.split():
-        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce, extra=id_token_claims)
+        body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce, extra=id_token_claims,
+                                    signer=signer)
     return body

@@ -55,7 +55,9 @@ def test_a_code_exchange_that_failed_before_its_write_can_be_retried(app, client
 def test_a_grant_revoked_while_its_refresh_is_in_flight_issues_nothing(app, client, user, webapp, monkeypatch):
     # The token was read (and found good) before the revocation committed: the rotation
     # itself checks the grant again, so no token of a revoked grant is issued, and the
-    # refusal is not taken for a reuse (no theft counted).
+    # refusal is not taken for a reuse (no theft counted). With a `scope` parameter, so that
+    # PostgreSQL too reads first (without one it reads, checks and rotates in one statement,
+    # and there is no "meanwhile").
     from idp.oauth import grants, revocation
 
     actions = Actions(client)
@@ -70,7 +72,7 @@ def test_a_grant_revoked_while_its_refresh_is_in_flight_issues_nothing(app, clie
     monkeypatch.setattr(grants.RefreshTokenGrant, "validate_token_request", revoked_meanwhile)
     reused = []
     monkeypatch.setattr(grants.metrics, "refresh_token_reused", lambda: reused.append(1))
-    answer = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    answer = actions.token(webapp, grant_type="refresh_token", refresh_token=tokens["refresh_token"], scope="openid")
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant", answer.get_json()
     assert "access_token" not in answer.get_json()
     assert reused == []

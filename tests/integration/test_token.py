@@ -166,6 +166,8 @@ def test_refresh_token_is_bound_to_its_client(app, actions, user, spa):
     other = make_client(app, public=True)
     first = actions.tokens(spa)
     assert_oauth_error(actions.token(other, grant_type="refresh_token", refresh_token=first["refresh_token"]), "invalid_grant")
+    # Refused without being used up: its own client still refreshes with it.
+    assert actions.token(spa, grant_type="refresh_token", refresh_token=first["refresh_token"]).status_code == 200
 
 
 def test_refresh_keeps_the_original_authentication(client, actions, user, spa, monkeypatch):
