@@ -179,3 +179,17 @@ def test_a_malformed_dpop_jkt_is_an_invalid_request(actions, user, spa, jkt):
     response = actions.authorize(spa, dpop_jkt=jkt)
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "error=invalid_request" in response.location, response.location
+
+
+def test_a_retry_inside_the_grace_window_spends_its_proof_once(app, client, actions, user, key):
+    # On PostgreSQL the retry's one statement finds the token rotated, and the read that
+    # follows checks the binding again: with the proof already verified in this request, not
+    # refused as its own replay.
+    from tests.helpers import make_client
+
+    spa = make_client(app, public=True, refresh_grace_seconds=30)
+    body = exchange(actions, spa, key).get_json()
+    first = refresh(client, spa, body["refresh_token"], key.proof("POST", TOKEN))
+    retry = refresh(client, spa, body["refresh_token"], key.proof("POST", TOKEN))
+    assert first.status_code == 200 and retry.status_code == 200, retry.get_json()
+    assert retry.get_json()["refresh_token"] == first.get_json()["refresh_token"]
