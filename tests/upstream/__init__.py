@@ -56,27 +56,37 @@ def start(*, redirect_uris: list[str], accounts: list[Account], claims_in_id_tok
         import pytest
 
         pytest.skip("tests/upstream/node_modules is missing: run `make node` (npm ci in tests/upstream)")
-    port = live.free_port()
-    issuer = f"http://localhost:{port}"
-    client_id, client_secret = "idp-" + secrets.token_hex(4), secrets.token_urlsafe(24)
-    tmp = Path(tempfile.mkdtemp(prefix="idp-upstream-"))
-    fixtures = {
-        "port": port,
-        "issuer": issuer,
-        "claims_in_id_token": claims_in_id_token,
-        "clients": [{
-            "client_id": client_id, "client_secret": client_secret, "redirect_uris": redirect_uris,
-            "grant_types": ["authorization_code"], "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_basic",
-        }],
-        "accounts": [{k: v for k, v in a.__dict__.items() if v is not None} for a in accounts],
-    }
-    (tmp / "fixtures.json").write_text(json.dumps(fixtures))
-    log = open(tmp / "upstream.log", "w")
-    process = subprocess.Popen(["node", str(SERVER), str(tmp / "fixtures.json")], cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
-    upstream = Upstream(issuer, client_id, client_secret, process, {a.email: a for a in accounts}, tmp)
-    live.wait_until_serving(port, process, tmp / "upstream.log", upstream.stop, "the upstream", 20)
-    return upstream
+    # A free port can be taken by another test's server before node binds it: then node
+    # exits at once, and a new port is tried. 60 s for a start on a loaded CI machine (20 s
+    # was once not enough for the 27 tests of test_upstream.py).
+    for attempt in range(3):
+        port = live.free_port()
+        issuer = f"http://localhost:{port}"
+        client_id, client_secret = "idp-" + secrets.token_hex(4), secrets.token_urlsafe(24)
+        tmp = Path(tempfile.mkdtemp(prefix="idp-upstream-"))
+        fixtures = {
+            "port": port,
+            "issuer": issuer,
+            "claims_in_id_token": claims_in_id_token,
+            "clients": [{
+                "client_id": client_id, "client_secret": client_secret, "redirect_uris": redirect_uris,
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_basic",
+            }],
+            "accounts": [{k: v for k, v in a.__dict__.items() if v is not None} for a in accounts],
+        }
+        (tmp / "fixtures.json").write_text(json.dumps(fixtures))
+        log = open(tmp / "upstream.log", "w")
+        process = subprocess.Popen(["node", str(SERVER), str(tmp / "fixtures.json")], cwd=HERE, stdout=log, stderr=subprocess.STDOUT)
+        upstream = Upstream(issuer, client_id, client_secret, process, {a.email: a for a in accounts}, tmp)
+        try:
+            live.wait_until_serving(port, process, tmp / "upstream.log", upstream.stop, "the upstream", 60)
+        except RuntimeError as error:
+            if attempt == 2 or "EADDRINUSE" not in str(error):
+                raise
+            continue
+        return upstream
+    raise AssertionError("unreachable")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
