@@ -37,7 +37,11 @@ _FORM = "application/x-www-form-urlencoded"
 def token(server: AuthorizationServer, request: Any = None, *, origin: str | None, client_id: str | None,
           grant_type: str | None) -> Answer:
     """POST /token (request None: Flask's current request)."""
-    answer = _with(server.create_token_response(request), cors.for_client(origin, client_id))
+    # Before the grant runs: the lookup may read Redis or the database, and on PostgreSQL a
+    # refresh's rotation commits inside the grant; a failure after it would leave the app a
+    # rotated token whose retry is a reuse (oauth.grants).
+    allowed = cors.for_client(origin, client_id)
+    answer = _with(server.create_token_response(request), allowed)
     if answer.status == 200:
         metrics.token_issued(grant_type)
     return answer
@@ -45,7 +49,8 @@ def token(server: AuthorizationServer, request: Any = None, *, origin: str | Non
 
 def revocation(server: AuthorizationServer, request: Any = None, *, origin: str | None, client_id: str | None) -> Answer:
     """POST /revoke (RFC 7009)."""
-    return _with(server.create_endpoint_response("revocation", request), cors.for_client(origin, client_id))
+    allowed = cors.for_client(origin, client_id)  # before the revocation commits, as for a token
+    return _with(server.create_endpoint_response("revocation", request), allowed)
 
 
 def introspection(server: AuthorizationServer, request: Any = None) -> Answer:

@@ -81,3 +81,34 @@ def test_a_grant_revoked_while_its_refresh_is_in_flight_issues_nothing(app, clie
 
         assert db.session.query(RefreshToken).count() == 1  # no successor was stored
         assert db.session.query(Grant).one().revoked_reason == "logout"
+
+
+@POSTGRESQL_ONLY
+def test_nothing_after_a_refresh_s_one_statement_looks_the_client_up(app, client, user, spa, monkeypatch):
+    # The CORS headers of a browser's refresh need its client, which the cache may have to
+    # read again (just emptied, or Redis unreachable): looked up after the statement that
+    # rotates the token, a failure there answered an error for a rotated token, and the
+    # app's retry was a reuse that revoked the grant. Now it is looked up before.
+    from idp.oauth import grants
+    from idp.web import cors
+
+    actions = Actions(client)
+    tokens = actions.tokens(spa)
+    rotated = []
+    read_row, find = grants.read_row, cors.client_lookup.find
+
+    def noting_the_rotation(statement, params):  # noqa: ANN001, ANN202
+        row = read_row(statement, params)
+        rotated.append(statement is grants._REFRESH_IN_ONE and row is not None)
+        return row
+
+    def refusing_after_it(client_id):  # noqa: ANN001, ANN202
+        assert not any(rotated), "the client was looked up after the rotation committed"
+        return find(client_id)
+
+    monkeypatch.setattr(grants, "read_row", noting_the_rotation)
+    monkeypatch.setattr(cors.client_lookup, "find", refusing_after_it)
+    answer = client.post("/token", headers={"Origin": "http://localhost:8080"}, data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": spa.client_id})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
