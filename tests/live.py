@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -113,19 +114,40 @@ def start(extra_env: dict | None = None, workers: int = 2, server: str = "grania
         "granian": [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", "4",
                     "--host", "127.0.0.1", "--port", str(port), "--no-ws", "--respawn-failed-workers", "wsgi:app"],
     }[server]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group, so that stopping it stops its workers too (terminate).
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = LiveServer(url=env["IDP_ISSUER"], env=env, process=process, tmp=tmp)
     wait_until_serving(port, process, tmp / "server.log", server.stop, "the live server", 60)  # a loaded machine (CI beside other work) starts slowly
     return server
 
 
 def terminate(process: subprocess.Popen) -> None:
-    """Stop a server this test run started, by its PID: politely, then not."""
-    process.terminate()
+    """Stop a server this test run started, by its PID: politely, then not. A server that
+    leads its own process group is stopped with the group: killing only a granian master
+    that was slow to stop once left a worker serving after the test run."""
+    group = process.pid if _leads_group(process) else None
+
+    def send(sig: int) -> None:
+        try:
+            os.killpg(group, sig) if group is not None else process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
-        process.kill()
+        send(signal.SIGKILL)
+        process.wait(10)
+    if group is not None:
+        send(signal.SIGKILL)  # what of the group outlived its leader
+
+
+def _leads_group(process: subprocess.Popen) -> bool:
+    try:
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False
 
 
 def wait_until_serving(port: int, process: subprocess.Popen, log: Path, stop, what: str, seconds: float) -> None:  # noqa: ANN001
