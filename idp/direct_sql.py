@@ -10,9 +10,8 @@ and a broken connection is dropped from the pool, as Core does.
 Only for statements that stand alone: the reads of a grant with its person, a client row,
 the signed-in person, an authorization code's INSERT, and on PostgreSQL a refresh (the
 token's read, checks, rotation and successor) and a code's redemption, each one statement
-(oauth.grants). The pools are in
-autocommit mode, and all but the codes' one wait for the disk; never for a read that a
-later write of the same request depends on."""
+(oauth.grants). The pools are in autocommit mode, and all but the codes' one wait for the
+disk; never for a read that a later write of the same request depends on."""
 
 from __future__ import annotations
 

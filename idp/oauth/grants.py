@@ -46,10 +46,6 @@ def _keyring():  # noqa: ANN202
     return current_app.extensions["idp.keyring"]
 
 
-def _signing_key() -> tuple[str, object]:
-    return current_app.extensions["idp.keys"].signing_key()
-
-
 # The statements are built once: executing the same object with new parameters skips its
 # construction and the computation of its compiled-cache key on every request.
 _CODE_COLUMNS = ("code_hash", "client_id", "user_id", "redirect_uri", "scope", "nonce", "code_challenge", "auth_time",
@@ -359,7 +355,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         The tokens are signed after that commit. So that nothing after it can fail but a
         bug, the signing key is taken first (the key cache may read Redis and the
         database), and what follows is computation on values already in hand."""
-        signer = _signing_key()
+        key = tokens.signer()
         digest = token_hash(self.request.form["refresh_token"])
         successor = random_token(32)
         sealed = (_keyring().encrypt(successor.encode(), context=digest.encode())
@@ -372,7 +368,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         presented = PresentedRefreshToken.from_row(row)
         body = tokens.response(client=client, user=presented.person, grant=presented.grant, scope=presented.scope,
-                               refresh=successor, jkt=self.request.dpop_jkt, signer=signer)
+                               refresh=successor, jkt=self.request.dpop_jkt, key=key)
         return 200, body, NO_STORE
 
     def _rotate(self, presented: PresentedRefreshToken, client: RegisteredClient, successor: str) -> str:

@@ -21,12 +21,12 @@ class InvalidToken(ValueError):
     pass
 
 
-def sign(keys: KeyCache, claims: dict[str, Any], typ: str = "JWT", signer: tuple[str, Any] | None = None) -> str:
-    """`signer`: the (alg, key) of keys.signing_key(), taken earlier by a caller that must
-    not touch the cache (and so Redis or the database) at this point."""
-    alg, key = signer or keys.signing_key()
-    header = {"alg": alg, "typ": typ, "kid": key.kid}  # type: ignore[attr-defined]
-    return jwt.encode(header, claims, key, algorithms=[alg])
+def sign(keys: KeyCache, claims: dict[str, Any], typ: str = "JWT", key: tuple[str, Any] | None = None) -> str:
+    """`key`: the (alg, key) of keys.signing_key(), taken earlier by a caller that must not
+    touch the cache (and so Redis or the database) at this point."""
+    alg, jwk = key or keys.signing_key()
+    header = {"alg": alg, "typ": typ, "kid": jwk.kid}  # type: ignore[attr-defined]
+    return jwt.encode(header, claims, jwk, algorithms=[alg])
 
 
 def half_hash(value: str, alg: str) -> str:

@@ -35,13 +35,19 @@ def _keys():  # noqa: ANN202
     return current_app.extensions["idp.keys"]
 
 
+def signer() -> tuple[str, Any]:
+    """The alg and key that sign tokens now, from the key cache (which may read Redis and the
+    database): taken once per response, or before a statement after which nothing may."""
+    return _keys().signing_key()
+
+
 def new_grant_id() -> str:
     return secrets.token_urlsafe(16)
 
 
 def access_token(
-    *, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None, jkt: str | None = None,
-    signer: tuple[str, Any] | None = None,
+    *, client: RegisteredClient, scope: str, user: PersonRecord | None, grant: GrantRecord | None, jkt: str | None,
+    key: tuple[str, Any],
 ) -> str:
     s, now = settings(), clock.now()
     claims: dict[str, Any] = {
@@ -62,16 +68,15 @@ def access_token(
         claims.update(auth_time=grant.auth_time, acr=grant.acr, amr=grant.amr)
         if grant.sid:
             claims["sid"] = grant.sid
-    return jwt.sign(_keys(), claims, typ="at+jwt", signer=signer)
+    return jwt.sign(_keys(), claims, typ="at+jwt", key=key)
 
 
 def id_token(
     *, client: RegisteredClient, user: PersonRecord, grant: GrantRecord, access: str, nonce: str | None,
-    extra: dict[str, Any] | None = None, signer: tuple[str, Any] | None = None,
+    extra: dict[str, Any] | None, key: tuple[str, Any],
 ) -> str:
     s, now = settings(), clock.now()
-    signer = signer or _keys().signing_key()
-    alg = signer[0]
+    alg = key[0]
     claims: dict[str, Any] = {
         "iss": s.issuer,
         "sub": user.subject,
@@ -90,7 +95,7 @@ def id_token(
         claims["nonce"] = nonce
     if extra:
         claims.update(extra)  # the person's claims the `claims` parameter asked for
-    return jwt.sign(_keys(), claims, signer=signer)
+    return jwt.sign(_keys(), claims, key=key)
 
 
 def response(
@@ -103,11 +108,12 @@ def response(
     nonce: str | None = None,
     id_token_claims: dict[str, Any] | None = None,
     jkt: str | None = None,
-    signer: tuple[str, Any] | None = None,
+    key: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The token endpoint's JSON body (RFC 6749 §5.1). `signer`: see jwt.sign."""
-    signer = signer or _keys().signing_key()
-    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt, signer=signer)
+    """The token endpoint's JSON body (RFC 6749 §5.1). `key`: signer(), if the caller took
+    it earlier; both tokens are signed with the same one."""
+    key = key or signer()
+    access = access_token(client=client, scope=scope, user=user, grant=grant, jkt=jkt, key=key)
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "DPoP" if jkt else "Bearer",  # RFC 9449 §5
@@ -118,5 +124,5 @@ def response(
         body["refresh_token"] = refresh
     if user is not None and grant is not None and "openid" in scope.split():
         body["id_token"] = id_token(client=client, user=user, grant=grant, access=access, nonce=nonce, extra=id_token_claims,
-                                    signer=signer)
+                                    key=key)
     return body
