@@ -24,10 +24,12 @@ RequestNeeds = Callable[[User, dict[str, int], set[str]], "Satisfied | Step"]
 
 def settle(
     user: User, first: dict[str, int], *, reservation: Reservation, regulator: Regulator, request_needs: RequestNeeds,
-    enrolment_token: str | None = None,
+    enrolment_token: str | None = None, enrolled: set[str] | None = None,
 ) -> outcomes.SecondFactorDue | outcomes.SignedIn | outcomes.EnrolmentLinkMailed:
-    """`enrolment_token`: the mailed enrolment link this browser opened, if any."""
-    enrolled = mfa.enrolled(user.id)
+    """`enrolment_token`: the mailed enrolment link this browser opened, if any. `enrolled`:
+    the person's kinds of second factor (mfa.kinds), if the caller read them with the person."""
+    if enrolled is None:
+        enrolled = mfa.enrolled(user.id)
     if accounts.needs_enrolment_link(user, enrolled) and not acrs.satisfies(acrs.level(set(first)), "mfa"):
         # The password alone never reaches enrolment: with the mailed link, or not at all.
         if not (enrolment_token and accounts.take_enrolment_link(enrolment_token, user)):

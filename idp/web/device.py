@@ -28,6 +28,14 @@ def _serializer() -> URLSafeSerializer:
 
 
 def _read() -> dict | None:
+    """The cookie's verified content, read once per request: a sign-in asks three times
+    (the lockout's browser, whether it is new to the account, the cookie to write back)."""
+    if "idp_device" not in g:
+        g.idp_device = _verified()
+    return g.idp_device
+
+
+def _verified() -> dict | None:
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 2048:
         return None
