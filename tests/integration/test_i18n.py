@@ -120,3 +120,18 @@ def test_times_are_written_for_the_language_in_utc_with_the_zone(app):
         with i18n.language("ja"):
             assert i18n.format_when(moment) == "2026/12/01 13:05:09 UTC"
         assert i18n.when(None) == ""
+
+
+def test_a_page_s_strings_follow_a_language_switched_mid_request(app):
+    """The templates' translations are kept for the request (i18n.catalogue), yet a mail
+    composed in its reader's language in the middle of one gets that language, the page
+    after it the page's, and a language chosen anew (a flow's ui_locales) takes over."""
+    page = app.jinja_env.from_string("{{ _('Sign in') }}")
+    with app.test_request_context("/login", headers=JA):
+        signed_in_ja = page.render()
+        assert signed_in_ja != "Sign in"
+        with i18n.language("en"):
+            assert page.render() == "Sign in"
+        assert page.render() == signed_in_ja
+        i18n.use_ui_locales("en")
+        assert page.render() == "Sign in"
