@@ -119,9 +119,9 @@ def back_here() -> str:
 def catalogue() -> NullTranslations:
     """This request's translations, for the templates' `_()`.
 
-    Flask-Babel's get_translations() costs 27 µs a string here (three lookups of its
-    request namespace, and the locale's identifier formatted as its cache key), and a
-    page translates about 20. The result is kept on that namespace as
+    Flask-Babel's get_translations() cost 27 µs a string on the benchmark's machine (three
+    lookups of its request namespace, and the locale's identifier formatted as its cache
+    key), and a page translates about 20. The result is kept on that namespace as
     `babel_translations`, the attribute Flask-Babel's own force_locale() clears and
     restores, and refresh() deletes: a mail composed in its reader's language in the
     middle of a request gets that language's. Without the namespace (another Flask-Babel),
