@@ -16,6 +16,8 @@ class Row:
     unit: str
     connections: int
     runs: dict[str, list[Measurement]] = field(default_factory=lambda: {"peer": [], "ours": []})
+    #: Per measurement: CPU seconds of the server's processes and of the stores, and its units.
+    cpu: dict[str, list[tuple[float, float, int]]] = field(default_factory=lambda: {"peer": [], "ours": []})
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -31,6 +33,14 @@ class Row:
 
     def errors(self, side: str) -> int:
         return sum(m.errors for m in self.runs[side])
+
+    def cpu_ms(self, side: str) -> tuple[float, float]:
+        """Milliseconds of CPU per unit: (server, stores), medians over the repetitions."""
+        runs = [(server, stores, units) for server, stores, units in self.cpu[side] if units]
+        if not runs:
+            return math.nan, math.nan
+        return (statistics.median(1000 * s / u for s, _, u in runs),
+                statistics.median(1000 * st / u for _, st, u in runs))
 
     def ratio(self) -> float:
         peer, ours = self.rate("peer"), self.rate("ours")
@@ -67,6 +77,24 @@ def main_table(rows: list[Row]) -> str:
             f"{_latency(r.latency('ours'))} | {r.errors('peer')} / {r.errors('ours')} | "
             f"{fmt_load(r.load_before)} → {fmt_load(r.load_after)} |"
         )
+    return "\n".join(lines)
+
+
+def cpu_table(rows: list[Row]) -> str:
+    lines = [
+        "| endpoint | conns | peer: server + stores ms | ours: server + stores ms | peer/ours |",
+        "|---|---:|---:|---:|---:|",
+    ]
+
+    def cell(pair: tuple[float, float]) -> str:
+        return "-" if math.isnan(pair[0]) else f"{pair[0]:.2f} + {pair[1]:.2f} = {sum(pair):.2f}"
+
+    for r in rows:
+        peer, ours = r.cpu_ms("peer"), r.cpu_ms("ours")
+        ratio = sum(peer) / sum(ours) if sum(ours) else math.nan
+        unit = " (flows)" if r.unit == "flows/s" else ""
+        lines.append(f"| {r.title}{unit} | {r.connections} | {cell(peer)} | {cell(ours)} | "
+                     f"{'-' if math.isnan(ratio) else f'{ratio:.2f}×'} |")
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from . import cells, fixtures, load, report, scale, servers, sysinfo, verify
+from . import cells, cpu, fixtures, load, report, scale, servers, sysinfo, verify
 from .scale import Sizes
 from .servers import ROOT, VENV_BIN, ServerChoice, Stack
 
@@ -93,7 +93,7 @@ class Run:
     def start(self, stack: Stack) -> None:
         o = self.opts
         redis, redis_url = servers.start_redis(self.workdir)
-        stack.own(redis)
+        self.redis = stack.own(redis)
         database = stack.own(servers.Database.create())
         self.database = database
         log(f"redis {redis_url}, database {database.name}, scratch {self.workdir}")
@@ -159,7 +159,11 @@ class Run:
                     for _ in range(o.repetitions):
                         for side in sides:
                             job = endpoint.prepare(self.contexts[side], connections)
-                            row.runs[side].append(load.run(job, connections, o.seconds))
+                            server = es256_proc if side == "ours" and es256_proc is not None else self.procs[side]
+                            before = self.cpu_sample(side, server)
+                            measured = load.run(job, connections, o.seconds)
+                            row.runs[side].append(measured)
+                            row.cpu[side].append((*cpu.spent(before, self.cpu_sample(side, server)), measured.units))
                     row.load_after = sysinfo.load_average()
                     rows.append(row)
                     self.rows.append(row)
@@ -172,6 +176,13 @@ class Run:
                     es256_proc.stop()
                     self.contexts["ours"].es256_base = ""
         return rows
+
+    def cpu_sample(self, side: str, server: servers.Process) -> cpu.Sample:
+        """The CPU time so far of `side`'s server and of the stores it uses (bench/cpu.py)."""
+        stores = self.redis.pids()
+        if side == "ours":
+            stores += cpu.postgres_backends(servers.POSTGRES, self.database.name)
+        return cpu.sample(server.pids(), stores)
 
     def sample_rss(self) -> None:
         for name, proc in self.procs.items():
@@ -286,6 +297,12 @@ def render(opts: Options, run: Run, rows: list[report.Row], argon2_ms: float, ve
         "errors are socket errors, non-2xx/3xx answers and broken flows, summed.",
         "",
         report.main_table(rows),
+        "",
+        "CPU time per request (per flow for the code flows), milliseconds, the medians of the repetitions: "
+        "the server's processes + the stores' (the Redis both use; ours: also the PostgreSQL backends of its "
+        "database), wrk's left out; peer/ours above 1 means ours spends less.",
+        "",
+        report.cpu_table(rows),
         "",
     ]
     password = [r for r in rows if r.title.startswith("code flow, password") and r.connections == 1]

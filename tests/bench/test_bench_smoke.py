@@ -56,3 +56,15 @@ def test_smoke_run_measures_every_endpoint_on_both_sides():
             ours_errors = int(errors.split("/")[1])
             assert ours_errors == 0, f"our provider failed requests in {endpoint.title} at {connections}: {cols}"
     assert "Peak RSS" in done.stdout and "argon2id" in done.stdout and "jose" in done.stdout
+    # What each side's processes spent per request (bench/cpu.py), for every cell.
+    spent = {}
+    for line in done.stdout.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) == 5 and cols[1].isdigit() and "=" in cols[2]:
+            spent[(re.sub(r" \(flows\)$", "", cols[0]), int(cols[1]))] = cols
+    for endpoint in cells.ENDPOINTS:
+        for connections in (1, 16):
+            cols = spent.get((endpoint.title, connections))
+            assert cols is not None, f"no CPU row for {endpoint.title} at {connections}:\n{done.stdout}"
+            for side in cols[2:4]:
+                assert float(side.split("=")[1]) > 0, cols
