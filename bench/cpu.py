@@ -19,18 +19,15 @@ from dataclasses import dataclass
 
 import psycopg
 
+from .servers import stat_fields
+
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 def _ticks(pid: int) -> int | None:
     """utime + stime of `pid` (fields 14 and 15 of /proc/PID/stat), None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            # The command may contain spaces and parentheses: the fields start after the last ')'.
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[11]) + int(fields[12])
+    fields = stat_fields(pid)
+    return None if fields is None else int(fields[11]) + int(fields[12])
 
 
 @dataclass(frozen=True)

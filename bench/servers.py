@@ -42,18 +42,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command (so field 3, the state, comes first),
+    None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The command may contain spaces and parentheses: split after the last ')'.
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                # The command may contain spaces and parentheses: split after the last ')'.
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+        fields = stat_fields(int(entry))
+        if fields is None:
             continue
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(int(fields[1]), []).append(int(entry))
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
