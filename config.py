@@ -151,7 +151,14 @@ class Config:
     #: after 5 minutes, and one that a database restart broke fails its request with 503
     #: once, after which the pool is rebuilt (SQLAlchemy invalidates it on a disconnect).
     #: hide_parameters: an error message (logged) never shows a statement's values.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 300, "hide_parameters": True}
+    #: pool_size: connections each of a process's pools keeps open. It must be at least the
+    #: server's threads per process (granian's --blocking-threads; `make run` has 4): a
+    #: connection beyond it (an overflow) is closed when given back, so each request past it
+    #: would open a new connection (a PostgreSQL backend started and stopped per request).
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": False, "pool_recycle": 300, "hide_parameters": True,
+        "pool_size": _int("IDP_DB_POOL_SIZE", 5),
+    }
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session that holds it
     SESSION_COOKIE_NAME = "idp_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -266,7 +266,9 @@ class Ours:
 
     def start(self, choice: ServerChoice, *, name: str = "ours", signing_alg: str = "RS256") -> tuple[Process, str]:
         port = free_port()
-        env = dict(self.env, IDP_ISSUER=self.issuer_for(port), IDP_SIGNING_ALG=signing_alg)
+        # A pool smaller than the threads opens a connection per request past it (README).
+        env = dict(self.env, IDP_ISSUER=self.issuer_for(port), IDP_SIGNING_ALG=signing_alg,
+                   IDP_DB_POOL_SIZE=str(max(5, choice.threads)))
         process = Process(name, choice.argv(port), env=env, cwd=ROOT, log=self.workdir / f"{name}.log").start()
         base = f"http://{HOST}:{port}"
         wait_http(base + "/.well-known/openid-configuration", process)

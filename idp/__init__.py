@@ -160,7 +160,6 @@ def _autocommit_engine(app: Flask, durable: bool = True):  # noqa: ANN202
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if not durable:
         options["connect_args"] = {"options": "-c synchronous_commit=off"}
-        options.update(pool_size=2, max_overflow=6)  # one short INSERT per sign-in
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options)
 
 

@@ -74,3 +74,35 @@ def test_a_code_is_written_as_core_would_and_only_its_pool_skips_the_disk(app, u
             for pool, expected in (("idp.ephemeral", "off"), ("idp.autocommit", "on")):
                 with app.extensions[pool].connect() as connection:
                     assert connection.execute(text("SHOW synchronous_commit")).scalar() == expected
+
+
+@pytest.mark.parametrize("pool", ["main", "idp.autocommit", "idp.ephemeral"])
+def test_as_many_requests_at_once_as_the_server_has_threads_open_no_new_connections(app, pool):
+    """A connection past a pool's size (an overflow) is closed when it is given back: a
+    pool smaller than the server's threads per process opened (and PostgreSQL started) a
+    connection per request past it. `make run` gives each process 4 threads."""
+    import threading
+    import time
+
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine if pool == "main" else app.extensions[pool]
+    threads, rounds = 4, 10
+    opened = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    together = threading.Barrier(threads)
+
+    def request() -> None:
+        for _ in range(rounds):
+            together.wait(timeout=10)
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                time.sleep(0.01)  # all four hold one at once
+
+    workers = [threading.Thread(target=request) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(opened) <= threads, f"{len(opened)} connections opened for {threads} threads"
