@@ -78,6 +78,9 @@ def finalize(config: dict, instance: Path) -> None:
         problems.append(f"IDP_METRICS_ALLOW_FROM: {exc}")
     if config.get("IDP_METRICS_TOKEN") is not None and len(config["IDP_METRICS_TOKEN"]) < 16:
         problems.append("IDP_METRICS_TOKEN must be at least 16 characters")
+    if config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).get("pool_size", 5) < 1:
+        # SQLAlchemy reads 0 as "no limit", which would keep every connection ever opened.
+        problems.append("IDP_DB_POOL_SIZE must be at least 1 (and at least the server's threads per process)")
     if config.get("IDP_LOG_FORMAT", "text") not in ("text", "json"):
         problems.append("IDP_LOG_FORMAT must be text or json")
     if problems:

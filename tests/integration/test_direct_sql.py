@@ -106,3 +106,15 @@ def test_as_many_requests_at_once_as_the_server_has_threads_open_no_new_connecti
     for worker in workers:
         worker.join()
     assert len(opened) <= threads, f"{len(opened)} connections opened for {threads} threads"
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_pool_of_no_connections_is_refused_at_start_up(size):
+    from config import Config
+    from idp import create_app
+    from idp.settings import ConfigError
+    from tests.conftest import TEST_CONFIG
+
+    options = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "pool_size": size}
+    with pytest.raises(ConfigError, match="IDP_DB_POOL_SIZE"):
+        create_app({**TEST_CONFIG, "SQLALCHEMY_ENGINE_OPTIONS": options})
