@@ -89,7 +89,7 @@ def test_as_many_requests_at_once_as_the_server_has_threads_open_no_new_connecti
     with app.app_context():
         engine = db.engine if pool == "main" else app.extensions[pool]
     threads, rounds = 4, 10
-    opened = []
+    opened, done = [], []
     event.listen(engine, "connect", lambda *_: opened.append(1))
     together = threading.Barrier(threads)
 
@@ -99,12 +99,15 @@ def test_as_many_requests_at_once_as_the_server_has_threads_open_no_new_connecti
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
                 time.sleep(0.01)  # all four hold one at once
+            done.append(1)
 
     workers = [threading.Thread(target=request) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    # A thread that failed would have opened nothing, and proven nothing.
+    assert len(done) == threads * rounds, f"{len(done)} of {threads * rounds} requests ran"
     assert len(opened) <= threads, f"{len(opened)} connections opened for {threads} threads"
 
 
