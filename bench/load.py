@@ -32,6 +32,8 @@ class Measurement:
     p99_ms: float
     errors: int  # socket errors + non-2xx/3xx answers + broken flows
     requests: int
+    #: Password flows: the median of their sign-in requests alone (the POST of the password).
+    signin_p50_ms: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -78,4 +80,5 @@ def run(job: Job, connections: int, seconds: int, *, timeout_s: int = 10) -> Mea
         p50_ms=data["p50_ms"] if data["p50_ms"] is not None else float("nan"),
         p99_ms=data["p99_ms"] if data["p99_ms"] is not None else float("nan"),
         errors=errors, requests=data["requests"],
+        signin_p50_ms=data["signin_p50_ms"] if data.get("signin_p50_ms") is not None else float("nan"),
     )

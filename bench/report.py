@@ -31,6 +31,10 @@ class Row:
             return math.nan, math.nan
         return statistics.median(m.p50_ms for m in runs), statistics.median(m.p99_ms for m in runs)
 
+    def signin_p50(self, side: str) -> float:
+        runs = self.runs[side]
+        return statistics.median(m.signin_p50_ms for m in runs) if runs else math.nan
+
     def errors(self, side: str) -> int:
         return sum(m.errors for m in self.runs[side])
 

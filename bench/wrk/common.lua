@@ -70,7 +70,8 @@ end
 
 -- One line, prefixed so that it can be told apart from wrk's own report:
 -- BENCH {"requests":..,"duration_us":..,"errors":{..},"p50_ms":..,"p99_ms":..,"units":..}
--- `units` is what the cell counts: requests, or completed flows (from the threads' `done_units`).
+-- `units` is what the cell counts: requests, or completed flows (from the threads' `done_units`);
+-- the password flows add "signin_p50_ms", their sign-in requests' median.
 function M.report(summary, latency, extra)
   extra = extra or {}
   local e = summary.errors
@@ -83,6 +84,7 @@ function M.report(summary, latency, extra)
     '"p99_ms":' .. json_number(extra.p99_ms or latency:percentile(99) / 1000),
     string.format('"units":%d', extra.units or summary.requests),
   }
+  if extra.signin_p50_ms then fields[#fields + 1] = '"signin_p50_ms":' .. json_number(extra.signin_p50_ms) end
   io.write("BENCH {" .. table.concat(fields, ",") .. "}\n")
 end
 

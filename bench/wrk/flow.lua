@@ -2,7 +2,8 @@
 -- so that each answer belongs to the thread's one flow in progress. A flow:
 --   GET /authorize -> [sign-in page -> POST the password -> resume] -> redirect with a code
 --   -> POST /token (code + code_verifier) -> done; the next flow starts at once.
--- Counts completed flows (`done_units`) and each flow's duration.
+-- Counts completed flows (`done_units`), each flow's duration, and the duration of its
+-- sign-in request alone (the POST of the password: the one request that verifies a hash).
 --
 --   -- authorize=/authorize?... redirect_uri=URI token_path=/token client_id=ID verifier=V
 --      [cookie="name=value; ..."]      a signed-in browser's cookies, sent on every step
@@ -21,6 +22,7 @@ local flow -- the flow in progress: {started, cookies, person, next}
 done_units = 0
 broken = 0
 durations = {}
+signins = {}
 local counter = 0
 
 function init(args)
@@ -73,6 +75,7 @@ function request()
   if flow == nil or flow.next == nil then new_flow() end
   local req = flow.next
   flow.next = nil
+  if flow.signing_in then flow.signin_sent = common.now_ms() end
   return req
 end
 
@@ -118,6 +121,10 @@ end
 
 function response(status, headers, body)
   if flow == nil then return end
+  if flow.signin_sent then
+    signins[#signins + 1] = common.now_ms() - flow.signin_sent
+    flow.signing_in, flow.signin_sent = nil, nil
+  end
   remember_cookie(headers["Set-Cookie"] or headers["set-cookie"])
   if flow.exchanging then
     if status == 200 and body:find("\"access_token\"", 1, true) then
@@ -155,6 +162,7 @@ function response(status, headers, body)
     local action, form = login_form(body)
     if action then
       flow.next = step("POST", path_of(action), form)
+      flow.signing_in = true
       return
     end
   end
@@ -162,12 +170,14 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local all = common.gather("durations")
+  local all, signed = common.gather("durations"), common.gather("signins")
   table.sort(all)
+  table.sort(signed)
   common.report(summary, latency, {
     units = common.sum("done_units"),
     broken = common.sum("broken"),
     p50_ms = common.percentile(all, 50),
     p99_ms = common.percentile(all, 99),
+    signin_p50_ms = #signed > 0 and common.percentile(signed, 50) or nil,
   })
 end

@@ -56,6 +56,10 @@ def test_smoke_run_measures_every_endpoint_on_both_sides():
             ours_errors = int(errors.split("/")[1])
             assert ours_errors == 0, f"our provider failed requests in {endpoint.title} at {connections}: {cols}"
     assert "Peak RSS" in done.stdout and "argon2id" in done.stdout and "jose" in done.stdout
+    # The password flows' sign-in requests are timed apart from the flows, on both sides.
+    for side in ("peer", "ours"):
+        line = next(l for l in done.stdout.splitlines() if f"{side}: its sign-in request alone" in l)
+        assert re.search(r"\d ms = argon2id \+ -?\d+ %", line), line
     # What each side's processes spent per request (bench/cpu.py), for every cell.
     spent = {}
     for line in done.stdout.splitlines():
