@@ -32,8 +32,10 @@ class Row:
         return statistics.median(m.p50_ms for m in runs), statistics.median(m.p99_ms for m in runs)
 
     def signin_p50(self, side: str) -> float:
-        runs = self.runs[side]
-        return statistics.median(m.signin_p50_ms for m in runs) if runs else math.nan
+        # A repetition that completed no sign-in has none (NaN), which would make the median
+        # depend on the order of the repetitions.
+        timed = [m.signin_p50_ms for m in self.runs[side] if not math.isnan(m.signin_p50_ms)]
+        return statistics.median(timed) if timed else math.nan
 
     def errors(self, side: str) -> int:
         return sum(m.errors for m in self.runs[side])
