@@ -52,6 +52,11 @@ class KeyCache:
         self.signing_alg = signing_alg
         self.retired_grace = retired_grace
         self._snapshot: Snapshot | None = None
+        # The active keys as imported, by kid and ciphertext. Importing an RSA private key
+        # costs about 55 ms of CPU (cryptography checks the key), with the GIL held and
+        # every request that signs waiting on the lock: a reload re-imports only a key
+        # whose row changed (a rotation, a data-key rotation re-encrypting it).
+        self._imported: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._versions = versions
         if versions is not None:
@@ -93,22 +98,30 @@ class KeyCache:
                 # Another process made them first (the unique index on active/next per alg).
                 db.session.rollback()
             rows = self._rows()
-        signing = {}
+        signing, imported = {}, {}
         for row in rows:
             if row.state == "active":
-                private = json.loads(
-                    self.keyring.decrypt(row.private_jwk_encrypted, context=row.kid.encode())
-                )
-                signing[row.alg] = import_key(private, parameters={"kid": row.kid, "alg": row.alg})
+                source = (row.kid, row.private_jwk_encrypted)
+                key = self._imported.get(source)
+                if key is None:
+                    key = self._import_private(row)
+                signing[row.alg] = imported[source] = key
+        self._imported = imported
         published = [json.loads(r.public_jwk) for r in rows]
         body = json.dumps({"keys": published}, separators=(",", ":")).encode()
+        previous = self._snapshot
         return Snapshot(
             signing=signing,
-            public=KeySet.import_key_set({"keys": published}),
+            public=previous.public if previous is not None and previous.jwks_body == body
+            else KeySet.import_key_set({"keys": published}),
             jwks_body=body,
             jwks_etag=hashlib.sha256(body).hexdigest()[:32],
             loaded_at=time.monotonic(),
         )
+
+    def _import_private(self, row: SigningKey) -> object:
+        private = json.loads(self.keyring.decrypt(row.private_jwk_encrypted, context=row.kid.encode()))
+        return import_key(private, parameters={"kid": row.kid, "alg": row.alg})
 
     def _rows(self) -> list[SigningKey]:
         cutoff = clock.now() - self.retired_grace

@@ -44,6 +44,23 @@ def test_rotation_never_breaks_a_resource_server(app, client, actions, user, spa
     assert claims(client, old_token)["sub"] == user.subject
 
 
+def test_a_reload_imports_only_the_keys_that_changed(app, client, actions, user, spa, monkeypatch):
+    """Importing an RSA private key costs tens of milliseconds with the GIL held: the
+    periodic reload must not pay it for a key it already has, and must for a new one."""
+    cache = app.extensions["idp.keys"]
+    imported = []
+    real = cache._import_private
+    monkeypatch.setattr(cache, "_import_private", lambda row: imported.append(row.kid) or real(row))
+    first = header_kid(actions.tokens(spa)["access_token"])
+    imported.clear()
+    cache.clear()  # what a version bump or the refresh period does
+    assert header_kid(actions.tokens(spa)["access_token"]) == first
+    assert imported == []
+    rotated = rotate(app)
+    assert header_kid(actions.tokens(spa)["access_token"]) == rotated["kid"]
+    assert imported == [rotated["kid"]]
+
+
 def test_retired_keys_leave_after_the_grace_period(app, client, monkeypatch):
     from idp import clock
 
