@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_babel import force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, abort
 
 from .. import metrics, store
@@ -105,8 +106,11 @@ def register(app: Flask) -> None:
         app.session_interface.unavailable = lambda: _answer(503, "temporarily_unavailable", _SIGN_IN_UNAVAILABLE, 5)
 
     @app.errorhandler(OperationalError)
-    def database_down(exc: OperationalError) -> Response:
+    @app.errorhandler(PoolTimeout)
+    def database_down(exc: OperationalError | PoolTimeout) -> Response:
         # A lost connection (a database restart): the pool is rebuilt for the next request.
+        # No free connection within pool_timeout (more requests at once than the pool holds,
+        # or a stuck statement): the same answer, and the request has changed nothing.
         log.error("database unavailable: %s", exc)
         db.session.rollback()
         return _answer(503, "temporarily_unavailable", lazy_gettext("The service is unavailable for a moment. Please try again shortly."), 5)
