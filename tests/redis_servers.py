@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -37,10 +38,11 @@ def until(condition, what: str, seconds: float = 30):  # noqa: ANN001, ANN201
         time.sleep(0.1)
 
 
-def _server(port: int, tmp: Path, *extra: str) -> subprocess.Popen:
+def _server(port: int, tmp: Path, *extra: str, persistent: bool = False) -> subprocess.Popen:
+    """`persistent`: an append-only file in `tmp`, so a node restarted there has its data."""
     return subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp), *extra],
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "yes" if persistent else "no", "--dir", str(tmp), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -51,7 +53,11 @@ def _ping(port: int) -> bool:
 
 @dataclass
 class SentinelSetup:
-    """One primary, one replica, three sentinels (quorum 2, down after 1 s)."""
+    """One primary, one replica, three sentinels (quorum 2, down after 1 s). The two data
+    nodes keep an append-only file, as Redis asks of replicated nodes that restart on their
+    own: a node that came back empty could be promoted by a second failover before it has
+    copied the primary, and the primary would then copy the empty node ("Safety of
+    replication when master has persistence turned off", Redis's replication docs)."""
 
     primary_port: int
     replica_port: int
@@ -75,9 +81,20 @@ class SentinelSetup:
         process.wait(10)
 
     def restart(self, port: int) -> None:
-        """The killed node comes back; the sentinels make it a replica of the new primary."""
-        self.processes[port] = _server(port, self.tmp / str(port))
+        """The killed node comes back with its append-only file; the sentinels make it a
+        replica of the new primary."""
+        self.processes[port] = _server(port, self.tmp / str(port), persistent=True)
         until(lambda: _ping(port), f"redis on {port}")
+
+    def stall_until_replaced(self, port: int) -> None:
+        """The primary on `port` stops answering (SIGSTOP), as one does on a machine that
+        stalls, until the sentinels name another primary; then it goes on (SIGCONT)."""
+        process = self.processes[port]
+        process.send_signal(signal.SIGSTOP)
+        try:
+            until(lambda: self.primary() != port, f"a failover away from {port}", 60)
+        finally:
+            process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -91,10 +108,11 @@ def start_sentinels() -> SentinelSetup:
     try:
         for port in (setup.primary_port, setup.replica_port):
             (tmp / str(port)).mkdir()
-        setup.processes[setup.primary_port] = _server(setup.primary_port, tmp / str(setup.primary_port))
+        setup.processes[setup.primary_port] = _server(setup.primary_port, tmp / str(setup.primary_port), persistent=True)
         until(lambda: _ping(setup.primary_port), "the primary")
         setup.processes[setup.replica_port] = _server(
-            setup.replica_port, tmp / str(setup.replica_port), "--replicaof", "127.0.0.1", str(setup.primary_port))
+            setup.replica_port, tmp / str(setup.replica_port), "--replicaof", "127.0.0.1", str(setup.primary_port),
+            persistent=True)
         until(lambda: redis.Redis(port=setup.replica_port).info("replication")["master_link_status"] == "up",
               "the replica's link")
         for port in setup.sentinel_ports:

@@ -1,7 +1,8 @@
 """Issue 13 item 4: REDIS_URL in Sentinel form, against real processes on loopback (one
 primary, one replica, three sentinels). The primary is killed in the middle of a run:
 requests during the switch fail closed (503, nothing issued), the provider follows the
-promotion by itself, and the lockout never evaluates more guesses than its threshold."""
+promotion by itself, and the lockout never evaluates more guesses than its threshold, also
+when a second failover follows before the killed node, back again, has caught up."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def attempt_sign_in(rp: RelyingParty, email: str, password: str) -> int:
                 return tokens.status
             url = response.location
             continue
+        if response.status == 400 and "The form expired" in response.text:
+            # A second failover lost the session this form was made in (sessions are not
+            # waited for): the person is asked to reload, and no credential was looked at.
+            return 400
         login = find_form(response.text, "password")
         assert response.status == 200 and login is not None, (response.status, response.text[:300])
         url, form = url, {**login.hidden(), "email": email, "password": password}
@@ -64,8 +69,9 @@ def sentinels():
     setup.stop()
 
 
-@pytest.mark.parametrize("wait_replicas", [0, 1], ids=["async", "wait-1-replica"])
-def test_a_failover_fails_closed_recovers_and_keeps_the_lockout(sentinels, wait_replicas):
+@pytest.mark.parametrize(("wait_replicas", "second_failover"), [(0, False), (1, False), (1, True)],
+                         ids=["async", "wait-1-replica", "wait-1-replica-then-a-second-failover"])
+def test_a_failover_fails_closed_recovers_and_keeps_the_lockout(sentinels, wait_replicas, second_failover):
     server = live.start({
         "REDIS_URL": sentinels.url, "IDP_LOCKOUT_THRESHOLD": str(THRESHOLD), "IDP_LOCKOUT_BASE_SECONDS": "600",
         "IDP_REDIS_WAIT_REPLICAS": str(wait_replicas),
@@ -96,7 +102,14 @@ def test_a_failover_fails_closed_recovers_and_keeps_the_lockout(sentinels, wait_
             # so sign-in stays closed until a replica acknowledges again.
             assert attempt_sign_in(rp, email, password) == 503
             sentinels.restart(old)  # it comes back as the new primary's replica
-        redis_servers.until(lambda: attempt_sign_in(rp, email, password) == 200, "sign-in after the promotion")
+        if second_failover:
+            # The new primary stalls before the old one has copied it: the sentinels promote
+            # the old one, with what it had when it was killed, and the new one copies it.
+            # (Most likely what CI once met by itself: a loaded machine, down-after at 1 s,
+            # and nodes without persistence, which let 12 guesses through against 8.)
+            sentinels.stall_until_replaced(sentinels.primary())
+            assert sentinels.primary() == old
+        redis_servers.until(lambda: attempt_sign_in(rp, email, password) == 200, "sign-in after the promotion", 60)
 
         for _ in range(2 * THRESHOLD):  # the attacker goes on until the lock holds
             guesses.append(guess(server, target))
