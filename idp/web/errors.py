@@ -109,8 +109,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def database_down(exc: OperationalError | PoolTimeout) -> Response:
         # A lost connection (a database restart): the pool is rebuilt for the next request.
-        # No free connection within pool_timeout (more requests at once than the pool holds,
-        # or a stuck statement): the same answer, and the request has changed nothing.
+        # No free connection within pool_timeout (more requests at once than the pools hold,
+        # or a stuck statement): the same answer.
         log.error("database unavailable: %s", exc)
         db.session.rollback()
         return _answer(503, "temporarily_unavailable", lazy_gettext("The service is unavailable for a moment. Please try again shortly."), 5)
