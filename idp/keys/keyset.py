@@ -53,9 +53,10 @@ class KeyCache:
         self.retired_grace = retired_grace
         self._snapshot: Snapshot | None = None
         # The active keys as imported, by kid and ciphertext. Importing an RSA private key
-        # costs about 55 ms of CPU (cryptography checks the key), with the GIL held and
-        # every request that signs waiting on the lock: a reload re-imports only a key
-        # whose row changed (a rotation, a data-key rotation re-encrypting it).
+        # costs about 55 ms of CPU (cryptography checks the key) with the GIL held, while
+        # requests that find the snapshot stale wait on the lock: a reload re-imports only
+        # a key whose row changed (a rotation, a data-key rotation re-encrypting it). Kept
+        # apart from the snapshot, so a version bump's clear() does not throw them away.
         self._imported: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._versions = versions
@@ -110,10 +111,10 @@ class KeyCache:
         published = [json.loads(r.public_jwk) for r in rows]
         body = json.dumps({"keys": published}, separators=(",", ":")).encode()
         previous = self._snapshot
+        unchanged = previous is not None and previous.jwks_body == body
         return Snapshot(
             signing=signing,
-            public=previous.public if previous is not None and previous.jwks_body == body
-            else KeySet.import_key_set({"keys": published}),
+            public=previous.public if unchanged else KeySet.import_key_set({"keys": published}),
             jwks_body=body,
             jwks_etag=hashlib.sha256(body).hexdigest()[:32],
             loaded_at=time.monotonic(),

@@ -9,8 +9,7 @@ from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import force_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, abort
 
 from .. import metrics, store
